@@ -1,0 +1,48 @@
+# Intelligent Monitoring — `make run` starts the service, `make test` checks it.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+TORCH := torch==2.13.0
+export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: install run test lint typecheck pytest clean lock
+
+install: $(STAMP)
+
+# torch comes first and pinned, so no resolver ever pulls a CUDA build.
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+run: install
+	IMON_SIMULATOR=$${IMON_SIMULATOR:-1} $(BIN)/imon serve
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy app agent detection ingestion store eval
+
+pytest: install
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+# Re-resolve the lock file from pyproject.toml's ranges (needs the package index).
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet $(TORCH) && .lock-venv/bin/pip install --quiet -e '.[dev]'
+	.lock-venv/bin/pip freeze | grep -viE '^torch==|^-e |intelligent' > requirements.lock
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) .numba_cache .mypy_cache .ruff_cache .pytest_cache

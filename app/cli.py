@@ -1,0 +1,294 @@
+"""The `imon` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from app.runtime import Services, build_services, configure_logging
+from app.settings import Settings, load_settings
+from store.errors import HomeLockedError
+
+logger = logging.getLogger(__name__)
+cli = typer.Typer(help="Intelligent Monitoring: satellite telemetry anomalies.", no_args_is_help=True)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return settings
+
+
+def _open(settings: Settings, with_worker: bool = False) -> Services:
+    try:
+        return build_services(settings, with_worker=with_worker)
+    except HomeLockedError as error:
+        err_console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Run the HTTP API with the ingestion worker in-process."""
+    import uvicorn
+
+    from app.main import create_app
+
+    settings = _settings()
+    if host:
+        settings.host = host
+    if port:
+        settings.port = port
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+
+
+@cli.command()
+def worker() -> None:
+    """Run the ingestion worker alone, in the foreground."""
+    settings = _settings()
+    services = _open(settings, with_worker=True)
+    assert services.worker is not None
+    if not services.worker.sources:
+        err_console.print("no source configured (set IMON_SIMULATOR=1 for the simulator)")
+        services.close()
+        raise typer.Exit(1)
+    services.worker.start()
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        console.print("stopping")
+    finally:
+        services.close()
+
+
+def _print_file_errors(errors: list[Any], limit: int = 20) -> None:
+    for error in errors[:limit]:
+        row = f"row {error.row}" if error.row is not None else "file"
+        err_console.print(f"  {row}, field {error.field!r}: {error.reason} ({error.value})")
+    if len(errors) > limit:
+        err_console.print(f"  … and {len(errors) - limit} more")
+
+
+@cli.command()
+def ingest(
+    path: Annotated[Path, typer.Argument(help="CSV, Parquet, .npy or .txt file.")],
+    satellite: Annotated[str, typer.Option(help="Satellite the channels belong to.")],
+    tz: Annotated[str | None, typer.Option(help="Zone of naive timestamps (IANA).")] = None,
+    time_unit: Annotated[str | None, typer.Option(help="Epoch unit: s, ms, us, ns.")] = None,
+    time_column: Annotated[str | None, typer.Option(help="Name of the time column.")] = None,
+    start: Annotated[str | None, typer.Option(help="ISO start of index-only data.")] = None,
+    cadence: Annotated[str | None, typer.Option(help="Step of index-only data, e.g. 1min.")] = None,
+    detect: Annotated[bool, typer.Option(help="Run detection over what is ingested.")] = True,
+) -> None:
+    """Ingest a telemetry file into the store and detect anomalies in it."""
+    from ingestion.errors import TelemetryFileError
+    from ingestion.files import read_telemetry
+
+    settings = _settings()
+    try:
+        parsed = read_telemetry(
+            path, tz=tz, time_unit=time_unit, start=start, cadence=cadence, time_column=time_column
+        )
+    except TelemetryFileError as error:
+        err_console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    if parsed.errors:
+        err_console.print(f"{len(parsed.errors)} rows rejected:")
+        _print_file_errors(parsed.errors)
+    services = _open(settings)
+    try:
+        report = services.pipeline.ingest(
+            satellite, parsed.points, source=f"file:{path.name}", detect=detect
+        )
+    finally:
+        services.close()
+    console.print(
+        f"{satellite}: {report.inserted} points stored, {report.corrected} corrected, "
+        f"{report.unchanged} unchanged, {len(parsed.errors)} rejected, channels "
+        f"{', '.join(report.channels)}; anomalies: {report.anomalies_new} new, "
+        f"{report.anomalies_updated} updated"
+    )
+
+
+@cli.command()
+def replay(
+    path: Annotated[Path, typer.Argument(help="File to send, as `imon ingest` reads it.")],
+    satellite: Annotated[str, typer.Option(help="Satellite the channels belong to.")],
+    speed: Annotated[float, typer.Option(help="Times faster than real time; 0: no wait.")] = 0,
+    shift_to_now: Annotated[bool, typer.Option(help="Move the last point to now.")] = False,
+    batch: Annotated[int, typer.Option(min=1, max=100_000, help="Points per request.")] = 1000,
+    start: Annotated[str | None, typer.Option(help="ISO start of index-only data.")] = None,
+    cadence: Annotated[str | None, typer.Option(help="Step of index-only data.")] = None,
+    tz: Annotated[str | None, typer.Option(help="Zone of naive timestamps.")] = None,
+) -> None:
+    """Send a file to the running service over HTTP as if it were arriving live."""
+    from app.replay import ReplayError, replay_file
+
+    settings = _settings()
+    try:
+        totals = replay_file(
+            settings.url,
+            path,
+            satellite,
+            speed=speed,
+            shift_to_now=shift_to_now,
+            batch=batch,
+            start=start,
+            cadence=cadence,
+            tz=tz,
+        )
+    except ReplayError as error:
+        err_console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    console.print(
+        f"sent {totals['sent']} points: {totals['inserted']} stored, "
+        f"{totals['rejected']} rejected, {totals['anomalies_new']} anomalies new"
+    )
+
+
+@cli.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in plain language.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON answer.")] = False,
+    conversation: Annotated[str | None, typer.Option(help="Conversation id to continue.")] = None,
+) -> None:
+    """Ask the assistant; uses the running service, or the store directly when none runs."""
+    settings = _settings()
+    payload = {"question": question, "conversation_id": conversation}
+    try:
+        response = httpx.post(f"{settings.url}/ask", json=payload, timeout=60)
+        if response.status_code >= 400:
+            err_console.print(f"[red]error {response.status_code}:[/red] {response.text}")
+            raise typer.Exit(2)
+        result: dict[str, Any] = response.json()
+    except httpx.ConnectError:
+        result = _ask_locally(settings, question, conversation)
+    if as_json:
+        console.print_json(json.dumps(result))
+    else:
+        console.print(result["answer"])
+
+
+def _ask_locally(settings: Settings, question: str, conversation: str | None) -> dict[str, Any]:
+    from agent import ask as ask_agent
+    from agent.schema import AskRequest
+
+    request = AskRequest(question=question, conversation_id=conversation)
+    services = _open(settings)
+    try:
+        answer = ask_agent(services.tool_context(), request.question, request.conversation_id)
+    finally:
+        services.close()
+    return answer.model_dump(mode="json")
+
+
+def _parse_utc(name: str, text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        err_console.print(f"[red]error:[/red] --{name}: {text!r} is not an ISO 8601 date")
+        raise typer.Exit(2) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@cli.command()
+def detect(
+    channel: Annotated[str, typer.Option(help="Channel name.")],
+    satellite: Annotated[str | None, typer.Option(help="Satellite, when names repeat.")] = None,
+    start: Annotated[str | None, typer.Option(help="ISO start (UTC if no zone).")] = None,
+    end: Annotated[str | None, typer.Option(help="ISO end (UTC if no zone).")] = None,
+    save: Annotated[bool, typer.Option(help="Store what is found.")] = False,
+) -> None:
+    """Run the detectors in batch over stored points of a channel."""
+    from sqlmodel import Session
+
+    from store import queries
+
+    settings = _settings()
+    first, last = _parse_utc("start", start), _parse_utc("end", end)
+    services = _open(settings)
+    try:
+        with Session(services.engine) as session:
+            matches = [
+                c
+                for c in queries.list_channels(session, satellite)
+                if c.name == channel
+            ]
+        if len(matches) != 1:
+            err_console.print(
+                f"[red]error:[/red] --channel {channel!r} matches {len(matches)} channels; "
+                "name one that `imon ask 'list channels'` shows, with --satellite if needed"
+            )
+            raise typer.Exit(2)
+        target = matches[0]
+        found = services.pipeline.detect_range(
+            target.id, first or target.first or datetime.now(UTC), last or datetime.now(UTC)
+        )
+        if save:
+            services.pipeline.store_detected(target.id, found)
+    finally:
+        services.close()
+    table = Table("detector", "kind", "start", "end", "severity", "score")
+    for item in found:
+        table.add_row(
+            item.detector,
+            item.kind,
+            item.start.isoformat(),
+            item.end.isoformat(),
+            item.severity,
+            f"{item.score:.1f}",
+        )
+    console.print(table)
+
+
+@cli.command()
+def reindex() -> None:
+    """Rebuild the vector index from the SQL store."""
+    from sqlmodel import Session
+
+    from store import queries
+
+    settings = _settings()
+    services = _open(settings)
+    try:
+        if services.index is None:
+            err_console.print("the index is switched off (IMON_INDEX=0)")
+            raise typer.Exit(1)
+        services.index.reset()
+        written, offset = 0, 0
+        with Session(services.engine) as session:
+            while True:
+                page, _total = queries.list_anomalies(session, limit=1000, offset=offset)
+                if not page:
+                    break
+                written += services.index.upsert(page)
+                offset += len(page)
+    finally:
+        services.close()
+    console.print(f"indexed {written} anomalies")
+
+
+def main() -> None:
+    """Entry point of the `imon` console script."""
+    try:
+        cli()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,27 @@
+"""POST /ask: questions in plain language, answered from tool results."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+
+from agent import ask as ask_agent
+from agent.errors import AgentError
+from agent.schema import AskRequest, AskResult
+from app.deps import ServicesDep
+
+router = APIRouter(tags=["ask"])
+
+
+@router.post("/ask", response_model=AskResult)
+def ask(body: AskRequest, services: ServicesDep) -> AskResult:
+    """Answer a question; the JSON carries the cited anomalies and the tool trace."""
+    if len(body.question) > services.settings.max_question_chars:
+        raise HTTPException(
+            422,
+            detail=f"question: {len(body.question)} characters, at most "
+            f"{services.settings.max_question_chars}",
+        )
+    try:
+        return ask_agent(services.tool_context(), body.question, body.conversation_id)
+    except AgentError as error:
+        raise HTTPException(400, detail=str(error)) from None

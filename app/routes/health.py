@@ -1,0 +1,41 @@
+"""GET /health: is the service up, and what is the worker doing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy import func, select
+
+from app.deps import ServicesDep, SessionDep
+from store.models import Anomaly, Point
+from store.vector import iso_z
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+def health(services: ServicesDep, session: SessionDep) -> dict[str, Any]:
+    """Liveness plus counts and per-source worker state."""
+    worker = services.worker
+    sources = []
+    if worker is not None:
+        for status in worker.status.values():
+            sources.append(
+                {
+                    "name": status.name,
+                    "polls": status.polls,
+                    "points": status.points,
+                    "anomalies": status.anomalies,
+                    "last_ts": iso_z(status.last_ts) if status.last_ts else None,
+                    "last_error": status.last_error,
+                }
+            )
+    return {
+        "status": "ok",
+        "database": services.engine.dialect.name,
+        "points": session.scalar(select(func.count()).select_from(Point)),
+        "anomalies": session.scalar(select(func.count()).select_from(Anomaly)),
+        "started_at": iso_z(services.started_at),
+        "sources": sources,
+    }

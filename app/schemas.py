@@ -1,0 +1,76 @@
+"""JSON shapes of the HTTP API that are not the agent's answer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field, field_serializer
+
+from store.queries import AnomalyView, ChannelView
+from store.vector import iso_z
+
+
+class _UTCModel(BaseModel):
+    @field_serializer("*", when_used="json")
+    def _dates_with_z(self, value: Any) -> Any:
+        return iso_z(value) if isinstance(value, datetime) else value
+
+
+class AnomalyOut(_UTCModel):
+    id: int
+    satellite: str
+    channel: str
+    channel_id: int
+    start: datetime
+    end: datetime
+    ongoing: bool
+    kind: str
+    severity: str
+    score: float
+    detector: str
+    status: str
+    params: dict[str, Any]
+
+    @classmethod
+    def of(cls, view: AnomalyView) -> AnomalyOut:
+        return cls(**view.__dict__)
+
+
+class AnomalyPage(BaseModel):
+    items: list[AnomalyOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class ChannelOut(_UTCModel):
+    id: int
+    satellite: str
+    name: str
+    unit: str | None
+    description: str | None
+    points: int
+    first: datetime | None
+    last: datetime | None
+
+    @classmethod
+    def of(cls, view: ChannelView) -> ChannelOut:
+        return cls(**view.__dict__)
+
+
+class IngestRequest(BaseModel):
+    satellite: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")
+    points: list[Any] = Field(description="Objects {channel, ts (ISO 8601 or epoch ms), value}.")
+
+
+class IngestResponse(BaseModel):
+    satellite: str
+    received: int
+    inserted: int
+    corrected: int
+    unchanged: int
+    rejected: int
+    anomalies_new: int
+    anomalies_updated: int
+    errors: list[dict[str, Any]]

@@ -1,0 +1,95 @@
+"""Validation of points pushed over HTTP: bad points are reported, good ones kept."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+MAX_CHANNEL_CHARS = 300
+
+
+@dataclass
+class PushValidation:
+    """Accepted points as a frame (ts UTC, channel, value) and one error per bad point."""
+
+    points: pd.DataFrame
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+def parse_timestamp(raw: Any) -> datetime:
+    """An ISO 8601 string with a zone, or epoch milliseconds, as a UTC datetime."""
+    if isinstance(raw, bool):
+        raise ValueError("expected an ISO 8601 string with a zone or epoch milliseconds")
+    if isinstance(raw, int | float):
+        if not math.isfinite(raw):
+            raise ValueError("epoch milliseconds must be finite")
+        value = datetime.fromtimestamp(raw / 1000.0, tz=UTC)
+    elif isinstance(raw, str):
+        try:
+            value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"{raw[:40]!r} is not an ISO 8601 timestamp") from None
+        if value.tzinfo is None:
+            raise ValueError(
+                f"{raw[:40]!r} has no time zone; add Z or an offset such as +02:00"
+            )
+        value = value.astimezone(UTC)
+    else:
+        raise ValueError("expected an ISO 8601 string with a zone or epoch milliseconds")
+    if not EARLIEST <= value < LATEST:
+        raise ValueError(f"{value.isoformat()} is outside 1970-01-01..2100-01-01")
+    return value
+
+
+def parse_value(raw: Any) -> float:
+    """A finite float from a JSON number or numeric string."""
+    if isinstance(raw, bool) or raw is None:
+        raise ValueError("expected a number")
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"{str(raw)[:40]!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{raw!r} is not finite; NaN and infinity are not stored")
+    return value
+
+
+def validate_points(items: list[Any], field_name: str = "points") -> PushValidation:
+    """Check each pushed point; the good ones are kept, the bad ones reported by index."""
+    rows: list[tuple[datetime, str, float]] = []
+    errors: list[dict[str, Any]] = []
+    for position, item in enumerate(items):
+        where = f"{field_name}[{position}]"
+        if not isinstance(item, dict):
+            errors.append({"field": where, "reason": "expected an object {channel, ts, value}"})
+            continue
+        channel = item.get("channel")
+        if not isinstance(channel, str) or not channel.strip():
+            errors.append({"field": f"{where}.channel", "reason": "expected a non-empty string"})
+            continue
+        if len(channel) > MAX_CHANNEL_CHARS:
+            errors.append(
+                {"field": f"{where}.channel", "reason": f"longer than {MAX_CHANNEL_CHARS} chars"}
+            )
+            continue
+        try:
+            ts = parse_timestamp(item.get("ts"))
+        except ValueError as error:
+            errors.append({"field": f"{where}.ts", "reason": str(error)})
+            continue
+        try:
+            value = parse_value(item.get("value"))
+        except ValueError as error:
+            errors.append({"field": f"{where}.value", "reason": str(error)})
+            continue
+        rows.append((ts, channel.strip(), value))
+    frame = pd.DataFrame(rows, columns=["ts", "channel", "value"])
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    frame["value"] = frame["value"].astype(float)
+    return PushValidation(frame, errors)
