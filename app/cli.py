@@ -109,7 +109,7 @@ def ingest(
         err_console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None
     if parsed.errors:
-        err_console.print(f"{len(parsed.errors)} rows rejected:")
+        err_console.print(f"{parsed.error_count} rows rejected:")
         _print_file_errors(parsed.errors)
     services = _open(settings)
     try:
@@ -120,7 +120,7 @@ def ingest(
         services.close()
     console.print(
         f"{satellite}: {report.inserted} points stored, {report.corrected} corrected, "
-        f"{report.unchanged} unchanged, {len(parsed.errors)} rejected, channels "
+        f"{report.unchanged} unchanged, {parsed.error_count} rejected, channels "
         f"{', '.join(report.channels)}; anomalies: {report.anomalies_new} new, "
         f"{report.anomalies_updated} updated"
     )

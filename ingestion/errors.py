@@ -15,10 +15,6 @@ class IngestionError(Exception):
     """Base class of the ingestion package's errors."""
 
 
-class InvalidOptionError(IngestionError, ValueError):
-    """An option given by the caller (time zone, unit, start, cadence, ...) is invalid."""
-
-
 class TelemetryFileError(IngestionError):
     """A telemetry file cannot be read as a whole.
 
@@ -30,6 +26,10 @@ class TelemetryFileError(IngestionError):
         self.path = Path(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+
+class InvalidOptionError(TelemetryFileError, ValueError):
+    """An option given with the file (time zone, unit, start, cadence, columns) is invalid."""
 
 
 class EmptyFileError(TelemetryFileError):
