@@ -20,7 +20,9 @@ from app.settings import Settings, load_settings
 from store.errors import HomeLockedError
 
 logger = logging.getLogger(__name__)
-cli = typer.Typer(help="Intelligent Monitoring: satellite telemetry anomalies.", no_args_is_help=True)
+cli = typer.Typer(
+    help="Intelligent Monitoring: satellite telemetry anomalies.", no_args_is_help=True
+)
 console = Console()
 err_console = Console(stderr=True)
 
@@ -93,7 +95,9 @@ def ingest(
     time_unit: Annotated[str | None, typer.Option(help="Epoch unit: s, ms, us, ns.")] = None,
     time_column: Annotated[str | None, typer.Option(help="Name of the time column.")] = None,
     start: Annotated[str | None, typer.Option(help="ISO start of index-only data.")] = None,
-    cadence: Annotated[str | None, typer.Option(help="Step of index-only data, e.g. 1min.")] = None,
+    cadence: Annotated[
+        str | None, typer.Option(help="Step of index-only data, e.g. 1min.")
+    ] = None,
     detect: Annotated[bool, typer.Option(help="Run detection over what is ingested.")] = True,
 ) -> None:
     """Ingest a telemetry file into the store and detect anomalies in it."""
@@ -227,11 +231,7 @@ def detect(
     services = _open(settings)
     try:
         with Session(services.engine) as session:
-            matches = [
-                c
-                for c in queries.list_channels(session, satellite)
-                if c.name == channel
-            ]
+            matches = [c for c in queries.list_channels(session, satellite) if c.name == channel]
         if len(matches) != 1:
             err_console.print(
                 f"[red]error:[/red] --channel {channel!r} matches {len(matches)} channels; "

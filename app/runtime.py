@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from agent.context import ToolContext
 from app.settings import Settings
-from detection import DetectorConfig
+from detection import DetectorConfig, enable_compile_cache
 from ingestion.pipeline import Pipeline
 from ingestion.worker import Worker, simulator_source
 from store.db import database_url, make_engine, migrate
@@ -64,6 +64,7 @@ class Services:
 def build_services(settings: Settings, *, with_worker: bool = False) -> Services:
     """Open the store (taking the writer lock), the index and the pipeline."""
     home = settings.home.resolve()
+    enable_compile_cache()
     lock = WriterLock(home)
     lock.acquire()
     try:
@@ -78,7 +79,9 @@ def build_services(settings: Settings, *, with_worker: bool = False) -> Services
     except Exception:
         lock.release()
         raise
-    services = Services(settings=settings, engine=engine, lock=lock, index=index, pipeline=pipeline)
+    services = Services(
+        settings=settings, engine=engine, lock=lock, index=index, pipeline=pipeline
+    )
     if with_worker:
         sources = []
         if settings.simulator:

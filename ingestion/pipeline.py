@@ -27,6 +27,7 @@ from store.repository import AnomalyWrite
 logger = logging.getLogger(__name__)
 
 RECHECK_MARGIN_POINTS = 200
+MAX_RECHECK_POINTS = 100_000
 
 
 @dataclass
@@ -120,8 +121,7 @@ class Pipeline:
                     report, satellite, str(channel_name), group, source, detect, spec
                 )
         logger.info(
-            "ingested %s from %s: %d received, %d new, %d corrected, %d anomalies new, "
-            "%d updated",
+            "ingested %s from %s: %d received, %d new, %d corrected, %d anomalies new, %d updated",
             satellite,
             source,
             report.received,
@@ -153,7 +153,9 @@ class Pipeline:
                 session, channel_id, group["ts"], group["value"].to_numpy(float)
             )
             last_ts = group["ts"].max().to_pydatetime()
-            repository.save_checkpoint(session, source, f"{satellite_name}/{channel_name}", last_ts)
+            repository.save_checkpoint(
+                session, source, f"{satellite_name}/{channel_name}", last_ts
+            )
             session.commit()
         report.channels.append(channel_name)
         report.inserted += written.inserted
@@ -164,7 +166,9 @@ class Pipeline:
 
         detected = self._detect_new(channel_id, group)
         if written.corrected_ts:
-            detected += self.detect_range(channel_id, min(written.corrected_ts), max(written.corrected_ts))
+            detected += self.detect_range(
+                channel_id, min(written.corrected_ts), max(written.corrected_ts)
+            )
         self._store_anomalies(report, channel_id, detected)
 
     def _detector_for(self, channel_id: int, before: datetime) -> ChannelDetector:
@@ -192,21 +196,29 @@ class Pipeline:
             late_ts = group["ts"][late]
             logger.info("%d late points on channel %d are re-checked", int(late.sum()), channel_id)
             detected += self.detect_range(
-                channel_id, late_ts.min().to_pydatetime(), late_ts.max().to_pydatetime()
+                channel_id,
+                late_ts.min().to_pydatetime(),
+                late_ts.max().to_pydatetime(),
+                RECHECK_MARGIN_POINTS,
             )
         return detected
 
     def detect_range(
-        self, channel_id: int, first: datetime, last: datetime
+        self, channel_id: int, first: datetime, last: datetime, margin_points: int = 0
     ) -> list[DetectedAnomaly]:
-        """Batch detection over stored points in [first, last], warmed by the points before."""
+        """Batch detection over stored points in [first, last], warmed by the points before.
+
+        `margin_points` more points after `last` are included, so that a re-check of a
+        corrected stretch lets the events starting in it close as a live run would.
+        """
         with Session(self.engine) as session:
             history = queries.channel_points(
                 session, channel_id, end=first, limit=self.config.window, latest=True
             )
             history = history[history["ts"] < pd.Timestamp(first)]
             after = queries.channel_points(session, channel_id, start=first, end=None)
-        after = after[after["ts"] <= pd.Timestamp(last)].tail(100_000)
+        inside = int((after["ts"] <= pd.Timestamp(last)).sum())
+        after = after.iloc[: min(inside + margin_points, MAX_RECHECK_POINTS)]
         if after.empty:
             return []
         return list(
@@ -225,9 +237,7 @@ class Pipeline:
         report.anomalies_new += new
         report.anomalies_updated += updated
 
-    def store_detected(
-        self, channel_id: int, detected: list[DetectedAnomaly]
-    ) -> tuple[int, int]:
+    def store_detected(self, channel_id: int, detected: list[DetectedAnomaly]) -> tuple[int, int]:
         """Upsert detected anomalies and index them; returns (new, updated) counts."""
         if not detected:
             return 0, 0

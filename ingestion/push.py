@@ -36,9 +36,7 @@ def parse_timestamp(raw: Any) -> datetime:
         except ValueError:
             raise ValueError(f"{raw[:40]!r} is not an ISO 8601 timestamp") from None
         if value.tzinfo is None:
-            raise ValueError(
-                f"{raw[:40]!r} has no time zone; add Z or an offset such as +02:00"
-            )
+            raise ValueError(f"{raw[:40]!r} has no time zone; add Z or an offset such as +02:00")
         value = value.astimezone(UTC)
     else:
         raise ValueError("expected an ISO 8601 string with a zone or epoch milliseconds")

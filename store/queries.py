@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlalchemy import func
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
 
 from store.errors import NotFoundError
 from store.models import Anomaly, Channel, Event, Point, Satellite
@@ -85,40 +86,40 @@ def list_anomalies(
     """Anomalies overlapping [start, end] that match the filters, and their total count."""
     query = (
         select(Anomaly, Channel, Satellite)
-        .join(Channel, Channel.id == Anomaly.channel_id)  # type: ignore[arg-type]
-        .join(Satellite, Satellite.id == Channel.satellite_id)  # type: ignore[arg-type]
+        .join(Channel, col(Channel.id) == col(Anomaly.channel_id))
+        .join(Satellite, col(Satellite.id) == col(Channel.satellite_id))
     )
     if satellite is not None:
-        query = query.where(Satellite.name == satellite)
+        query = query.where(col(Satellite.name) == satellite)
     if channel is not None:
-        query = query.where(Channel.name == channel)
+        query = query.where(col(Channel.name) == channel)
     if channel_ids is not None:
-        query = query.where(Channel.id.in_(channel_ids))  # type: ignore[union-attr]
+        query = query.where(col(Channel.id).in_(channel_ids))
     if start is not None:
-        query = query.where(Anomaly.end >= start)  # type: ignore[arg-type]
+        query = query.where(col(Anomaly.end) >= start)
     if end is not None:
-        query = query.where(Anomaly.start <= end)  # type: ignore[arg-type]
+        query = query.where(col(Anomaly.start) <= end)
     if kind is not None:
-        query = query.where(Anomaly.kind == kind)
+        query = query.where(col(Anomaly.kind) == kind)
     if min_severity is not None:
         allowed = [s for s, rank in SEVERITY_RANK.items() if rank >= SEVERITY_RANK[min_severity]]
-        query = query.where(Anomaly.severity.in_(allowed))  # type: ignore[attr-defined]
+        query = query.where(col(Anomaly.severity).in_(allowed))
 
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    order = Anomaly.start.desc() if newest_first else Anomaly.start.asc()  # type: ignore[attr-defined]
-    rows = session.execute(
-        query.order_by(order, Anomaly.id).offset(offset).limit(limit)
-    ).all()
+    order = col(Anomaly.start).desc() if newest_first else col(Anomaly.start).asc()
+    rows: list[Any] = list(
+        session.execute(query.order_by(order, col(Anomaly.id)).offset(offset).limit(limit)).all()
+    )
     return [_anomaly_view(a, c, s) for a, c, s in rows], int(total)
 
 
 def get_anomaly(session: Session, anomaly_id: int) -> AnomalyView:
     """One anomaly by id, or `NotFoundError`."""
-    row = session.execute(
+    row: Any = session.execute(
         select(Anomaly, Channel, Satellite)
-        .join(Channel, Channel.id == Anomaly.channel_id)  # type: ignore[arg-type]
-        .join(Satellite, Satellite.id == Channel.satellite_id)  # type: ignore[arg-type]
-        .where(Anomaly.id == anomaly_id)
+        .join(Channel, col(Channel.id) == col(Anomaly.channel_id))
+        .join(Satellite, col(Satellite.id) == col(Channel.satellite_id))
+        .where(col(Anomaly.id) == anomaly_id)
     ).first()
     if row is None:
         raise NotFoundError(f"anomaly {anomaly_id} does not exist")
@@ -127,31 +128,32 @@ def get_anomaly(session: Session, anomaly_id: int) -> AnomalyView:
 
 def list_satellites(session: Session) -> list[Satellite]:
     """Every satellite, by name."""
-    return list(session.scalars(select(Satellite).order_by(Satellite.name)).all())
+    return list(session.scalars(select(Satellite).order_by(col(Satellite.name))).all())
 
 
 def list_channels(session: Session, satellite: str | None = None) -> list[ChannelView]:
     """Channels with their point counts and first/last timestamps."""
     stats = (
         select(
-            Point.channel_id,
+            col(Point.channel_id),
             func.count().label("n"),
-            func.min(Point.ts).label("first"),
-            func.max(Point.ts).label("last"),
+            func.min(col(Point.ts)).label("first"),
+            func.max(col(Point.ts)).label("last"),
         )
-        .group_by(Point.channel_id)  # type: ignore[arg-type]
+        .group_by(col(Point.channel_id))
         .subquery()
     )
     query = (
-        select(Channel, Satellite, stats.c.n, stats.c.first, stats.c.last)
-        .join(Satellite, Satellite.id == Channel.satellite_id)  # type: ignore[arg-type]
-        .outerjoin(stats, stats.c.channel_id == Channel.id)
-        .order_by(Satellite.name, Channel.name)
+        sa_select(Channel, Satellite, stats.c.n, stats.c.first, stats.c.last)
+        .join(Satellite, col(Satellite.id) == col(Channel.satellite_id))
+        .outerjoin(stats, stats.c.channel_id == col(Channel.id))
+        .order_by(col(Satellite.name), col(Channel.name))
     )
     if satellite is not None:
-        query = query.where(Satellite.name == satellite)
+        query = query.where(col(Satellite.name) == satellite)
     views = []
-    for channel, sat, count, first, last in session.execute(query).all():
+    rows: list[Any] = list(session.execute(query).all())
+    for channel, sat, count, first, last in rows:
         assert channel.id is not None
         views.append(
             ChannelView(
@@ -173,8 +175,8 @@ def _as_utc(value: Any) -> datetime | None:
         return None
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return pd.Timestamp(value).tz_localize("UTC").to_pydatetime() if value.tzinfo is None else (
-        value
+    return (
+        pd.Timestamp(value).tz_localize("UTC").to_pydatetime() if value.tzinfo is None else (value)
     )
 
 
@@ -198,12 +200,12 @@ def channel_points(
 
     With `latest` and `limit`, the newest `limit` points of the range are returned.
     """
-    query = select(Point.ts, Point.value).where(Point.channel_id == channel_id)
+    query = select(col(Point.ts), col(Point.value)).where(col(Point.channel_id) == channel_id)
     if start is not None:
-        query = query.where(Point.ts >= start)  # type: ignore[operator]
+        query = query.where(col(Point.ts) >= start)
     if end is not None:
-        query = query.where(Point.ts <= end)  # type: ignore[operator]
-    query = query.order_by(Point.ts.desc() if latest else Point.ts)  # type: ignore[attr-defined]
+        query = query.where(col(Point.ts) <= end)
+    query = query.order_by(col(Point.ts).desc() if latest else col(Point.ts))
     if limit is not None:
         query = query.limit(limit)
     frame = pd.DataFrame(session.execute(query).all(), columns=["ts", "value"])
@@ -214,7 +216,7 @@ def channel_points(
 
 def latest_timestamp(session: Session) -> datetime | None:
     """The newest point timestamp in the whole store."""
-    return _as_utc(session.scalar(select(func.max(Point.ts))))
+    return _as_utc(session.scalar(select(func.max(col(Point.ts)))))
 
 
 def list_events(
@@ -225,10 +227,10 @@ def list_events(
         session.scalars(
             select(Event)
             .where(
-                Event.satellite_id == satellite_id,
-                Event.ts >= start,  # type: ignore[arg-type]
-                Event.ts <= end,  # type: ignore[arg-type]
+                col(Event.satellite_id) == satellite_id,
+                col(Event.ts) >= start,
+                col(Event.ts) <= end,
             )
-            .order_by(Event.ts)  # type: ignore[arg-type]
+            .order_by(col(Event.ts))
         ).all()
     )

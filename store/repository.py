@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, bindparam, insert, select, update
-from sqlmodel import Session
+from sqlalchemy import and_, bindparam, insert, update
+from sqlmodel import Session, SQLModel, col, select
 
 from store.models import Anomaly, Channel, Checkpoint, Event, Point, Satellite
 from store.types import UTCDateTime, utc_now
@@ -48,7 +48,7 @@ class AnomalyWrite:
 def get_or_create_satellite(session: Session, name: str, tenant: str = "default") -> Satellite:
     """The satellite called `name` in `tenant`, created when new."""
     found = session.scalars(
-        select(Satellite).where(Satellite.tenant == tenant, Satellite.name == name)
+        select(Satellite).where(col(Satellite.tenant) == tenant, col(Satellite.name) == name)
     ).first()
     if found is not None:
         return found
@@ -68,13 +68,11 @@ def get_or_create_channel(
 ) -> Channel:
     """The channel `name` of `satellite`, created when new; fills a missing unit/description."""
     channel = session.scalars(
-        select(Channel).where(Channel.satellite_id == satellite.id, Channel.name == name)
+        select(Channel).where(col(Channel.satellite_id) == satellite.id, col(Channel.name) == name)
     ).first()
     if channel is None:
         assert satellite.id is not None
-        channel = Channel(
-            satellite_id=satellite.id, name=name, unit=unit, description=description
-        )
+        channel = Channel(satellite_id=satellite.id, name=name, unit=unit, description=description)
         session.add(channel)
         session.flush()
         logger.info("new channel %s/%s", satellite.name, name)
@@ -123,12 +121,13 @@ def write_points(
 
     if len(changed):
         corrected_ts = list(pd.DatetimeIndex(changed["ts"]).to_pydatetime())
+        point_table = SQLModel.metadata.tables["point"]
         session.connection().execute(
-            update(Point.__table__)  # type: ignore[arg-type]
+            update(point_table)
             .where(
                 and_(
-                    Point.__table__.c.channel_id == channel_id,  # type: ignore[attr-defined]
-                    Point.__table__.c.ts == bindparam("b_ts", type_=UTCDateTime()),  # type: ignore[attr-defined]
+                    point_table.c.channel_id == channel_id,
+                    point_table.c.ts == bindparam("b_ts", type_=UTCDateTime()),
                 )
             )
             .values(value=bindparam("b_value")),
@@ -146,10 +145,10 @@ def _existing_values(
     session: Session, channel_id: int, first: pd.Timestamp, last: pd.Timestamp
 ) -> pd.DataFrame:
     rows = session.execute(
-        select(Point.ts, Point.value).where(
-            Point.channel_id == channel_id,
-            Point.ts >= first.to_pydatetime(),  # type: ignore[operator]
-            Point.ts <= last.to_pydatetime(),  # type: ignore[operator]
+        select(col(Point.ts), col(Point.value)).where(
+            col(Point.channel_id) == channel_id,
+            col(Point.ts) >= first.to_pydatetime(),
+            col(Point.ts) <= last.to_pydatetime(),
         )
     ).all()
     if not rows:
@@ -171,9 +170,9 @@ def upsert_anomalies(
     for item in anomalies:
         found = session.scalars(
             select(Anomaly).where(
-                Anomaly.channel_id == channel_id,
-                Anomaly.detector == item.detector,
-                Anomaly.start == item.start,  # type: ignore[arg-type]
+                col(Anomaly.channel_id) == channel_id,
+                col(Anomaly.detector) == item.detector,
+                col(Anomaly.start) == item.start,
             )
         ).first()
         if found is None:
@@ -226,13 +225,14 @@ def add_events(session: Session, satellite: Satellite, events: Sequence[Event]) 
     for item in events:
         exists = session.scalars(
             select(Event).where(
-                Event.satellite_id == satellite.id,
-                Event.ts == item.ts,  # type: ignore[arg-type]
-                Event.kind == item.kind,
+                col(Event.satellite_id) == satellite.id,
+                col(Event.ts) == item.ts,
+                col(Event.kind) == item.kind,
             )
         ).first()
         if exists is None:
-            item.satellite_id = satellite.id  # type: ignore[assignment]
+            assert satellite.id is not None
+            item.satellite_id = satellite.id
             session.add(item)
             added += 1
     session.flush()

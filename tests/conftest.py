@@ -14,19 +14,26 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
+from detection import enable_compile_cache
 from store.db import make_engine, migrate
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+enable_compile_cache()
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-PG_ADMIN_URL = os.environ.get("IMON_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "IMON_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 def _postgres_ready() -> bool:
-    return subprocess.run(
-        ["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"], check=False
-    ).returncode == 0
+    return (
+        subprocess.run(
+            ["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"], check=False
+        ).returncode
+        == 0
+    )
 
 
 def _start_postgres() -> None:

@@ -101,8 +101,14 @@ def test_anomaly_filters_select_by_overlap_kind_and_severity(engine: Engine) -> 
     rows = [
         AnomalyWrite("d", "spike", T0, T0 + timedelta(minutes=1), 3.0, "low", False, {}),
         AnomalyWrite(
-            "d", "level_shift", T0 + timedelta(hours=2), T0 + timedelta(hours=3), 8, "high",
-            False, {},
+            "d",
+            "level_shift",
+            T0 + timedelta(hours=2),
+            T0 + timedelta(hours=3),
+            8,
+            "high",
+            False,
+            {},
         ),
     ]
     with Session(engine) as session:

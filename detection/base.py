@@ -1,0 +1,45 @@
+"""The small interface every streaming detector implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+from detection.config import DetectorConfig
+from detection.history import Baseline, History
+from detection.types import DetectedAnomaly
+
+
+class Detector(ABC):
+    """One detector of one channel, fed point by point.
+
+    Parameters
+    ----------
+    config : DetectorConfig
+        Tuning constants.
+    m : int
+        Subsequence length chosen for the channel, points.
+    history : History
+        The channel's window after warm-up; the detector may read it to initialise.
+    """
+
+    name: ClassVar[str]
+
+    def __init__(self, config: DetectorConfig, m: int, history: History) -> None:
+        self.config = config
+        self.m = m
+
+    @abstractmethod
+    def step(self, history: History, baseline: Baseline, report: bool) -> None:
+        """Take the newest point of ``history`` into account.
+
+        ``report`` is false while warming: update state, open no event.
+        """
+
+    @abstractmethod
+    def flush(self) -> None:
+        """Close whatever is ongoing."""
+
+    @abstractmethod
+    def drain(self) -> list[DetectedAnomaly]:
+        """Events created or changed since the last drain (copies)."""

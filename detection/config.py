@@ -1,0 +1,182 @@
+"""Tuning constants of the detectors, in one place, with their meaning and unit.
+
+Every value here is generic: none was fitted to one series. The defaults were checked
+on all NAB and SMAP/MSL series with ``tests/detection_eval.py`` (event-wise recall and
+precision), not tuned per series.
+
+Scores of every detector are *normalised*: a robust z-score (median and MAD of the
+channel's own recent history), or for gaps the ratio of the time delta to the usual
+cadence. One severity scale applies to all of them (see ``SEVERITY_SCALE``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+#: Lower score bounds of each severity, in normalised score units (robust z, or cadence
+#: multiples for gaps). A score below ``medium`` is ``low``.
+SEVERITY_SCALE: tuple[tuple[str, float], ...] = (
+    ("critical", 40.0),
+    ("high", 20.0),
+    ("medium", 10.0),
+)
+
+#: MAD to standard deviation for normally distributed data.
+MAD_TO_STD = 1.4826
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Settings of one channel's detectors.
+
+    Lengths are in points (samples) unless stated otherwise.
+
+    Attributes
+    ----------
+    window : int
+        Bounded history length (ring buffer), points. The matrix profile compares each
+        new subsequence with the subsequences of this window only.
+    m : int or None
+        Subsequence length of the matrix profile, points. ``None`` picks the dominant
+        period of the warm-up data (autocorrelation), clamped to ``[m_min, m_max]``.
+    m_min, m_max : int
+        Bounds of the automatic ``m``, points.
+    m_default : int
+        ``m`` used when the warm-up data show no period, points.
+    warmup : int
+        Points collected before anything is scored.
+    mp_threshold : float
+        Robust z of the new subsequence's left matrix-profile value above which a point
+        is flagged as a discord.
+    mp_history : int
+        Number of recent left matrix-profile values the robust z is computed against.
+    mp_scale_floor : float
+        Floor of the left-MP spread, as a fraction of ``sqrt(m)`` (z-normalised
+        distances lie in ``[0, 2 sqrt(m)]``), so near-perfect periodic channels do not
+        turn tiny differences into huge scores.
+    spike_threshold : float
+        Robust z of a value against the window (median, MAD) above which it is flagged
+        as a value outlier.
+    value_scale_floor : float
+        Floor of the robust value spread, as a fraction of the window's standard
+        deviation, so channels that mostly sit on one value (MAD = 0) still score.
+    spike_max_points : int
+        An event no longer than this (points) whose peak value deviates by at least
+        ``spike_kind_deviation`` has kind ``spike``.
+    spike_kind_deviation : float
+        Peak deviation from the window median, robust standard deviations, that makes
+        a short event a ``spike`` rather than a ``pattern``.
+    stats_every : int
+        Points between recomputations of the window's baseline statistics.
+    cp_every : int
+        Points between change-point searches.
+    cp_window : int
+        Recent points over which a change-point search runs.
+    cp_min_size : int
+        Minimum segment length of the change-point search, points; also the number of
+        points after a breakpoint needed before it is confirmed.
+    cp_jump : int
+        Grid step of candidate breakpoints, points.
+    cp_penalty : float
+        Penalty per breakpoint, in multiples of ``log(n)`` (BIC-like) for the Gaussian
+        cost computed on data expressed in units of the noise level.
+    cp_min_effect : float
+        Minimum effect (level jump or trend change over the segment, in noise units;
+        or log2 of the noise ratio times this value's divisor, see changepoint) for a
+        breakpoint to be reported.
+    cp_variance_ratio : float
+        Ratio of noise levels (larger / smaller) that makes a variance change.
+    gap_factor : float
+        A time delta larger than this multiple of the median cadence is a gap.
+    flatline_min_points : int
+        Minimum run of identical values before it can be a flatline, points.
+    flatline_history_factor : float
+        A run is a flatline only if it is this many times longer than the longest run
+        of identical values in the preceding window (the channel normally varies).
+    merge_tolerance : int or None
+        Flagged points at most this many points apart belong to one event; ``None``
+        uses ``m``.
+    """
+
+    window: int = 2000
+    m: int | None = None
+    m_min: int = 8
+    m_max: int = 128
+    m_default: int = 32
+    warmup: int = 400
+    mp_threshold: float = 8.0
+    mp_history: int = 1000
+    mp_scale_floor: float = 0.02
+    spike_threshold: float = 10.0
+    value_scale_floor: float = 0.25
+    spike_max_points: int = 5
+    spike_kind_deviation: float = 4.0
+    stats_every: int = 10
+    cp_every: int = 50
+    cp_window: int = 500
+    cp_min_size: int = 30
+    cp_jump: int = 5
+    cp_penalty: float = 4.0
+    cp_min_effect: float = 4.0
+    cp_variance_ratio: float = 2.5
+    gap_factor: float = 5.0
+    flatline_min_points: int = 30
+    flatline_history_factor: float = 2.0
+    merge_tolerance: int | None = None
+
+    def __post_init__(self) -> None:
+        """Check ranges so a bad setting fails at construction, not mid-stream."""
+        positive_ints = (
+            "window",
+            "m_min",
+            "m_max",
+            "m_default",
+            "warmup",
+            "mp_history",
+            "spike_max_points",
+            "stats_every",
+            "cp_every",
+            "cp_window",
+            "cp_min_size",
+            "cp_jump",
+            "flatline_min_points",
+        )
+        for name in positive_ints:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(
+                    f"DetectorConfig.{name} must be a positive int, got {value!r}; "
+                    "pass an integer >= 1"
+                )
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not value > 0:
+                raise ValueError(
+                    f"DetectorConfig.{f.name} must be a positive number, got {value!r}; "
+                    "pass a float > 0"
+                )
+        if self.m is not None and (not isinstance(self.m, int) or self.m < 3):
+            raise ValueError(
+                f"DetectorConfig.m must be None or an int >= 3, got {self.m!r}; "
+                "pass None to pick it from the dominant period"
+            )
+        if self.m_min > self.m_max:
+            raise ValueError(
+                f"DetectorConfig.m_min ({self.m_min}) exceeds m_max ({self.m_max}); swap them"
+            )
+        largest_m = self.m if self.m is not None else self.m_max
+        if self.warmup < 4 * min(largest_m, self.m_min) or self.window < self.warmup:
+            raise ValueError(
+                f"DetectorConfig.warmup={self.warmup} and window={self.window} must satisfy "
+                f"4 * m_min <= warmup <= window; raise window or lower warmup"
+            )
+        if self.m is not None and self.warmup < 4 * self.m:
+            raise ValueError(
+                f"DetectorConfig.warmup={self.warmup} is shorter than 4 * m = {4 * self.m}; "
+                "raise warmup or lower m"
+            )
+        if self.merge_tolerance is not None and self.merge_tolerance < 0:
+            raise ValueError(
+                f"DetectorConfig.merge_tolerance must be None or >= 0, got "
+                f"{self.merge_tolerance!r}; pass None to use m"
+            )

@@ -1,0 +1,172 @@
+"""Streaming detection of one channel: history window, warm-up, detectors, events."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from detection.base import Detector
+from detection.config import DetectorConfig
+from detection.history import Baseline, History
+from detection.matrix_profile import dominant_period
+from detection.registry import DETECTORS, get_detector
+from detection.types import DetectedAnomaly
+
+logger = logging.getLogger(__name__)
+
+
+def check_points(
+    timestamps: NDArray[np.int64], values: NDArray[np.float64]
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Validate and convert a batch of points; raise ValueError naming the problem."""
+    ts = np.asarray(timestamps)
+    vs = np.asarray(values)
+    if ts.ndim != 1 or vs.ndim != 1:
+        raise ValueError(
+            f"timestamps and values must be 1-D arrays, got shapes {ts.shape} and "
+            f"{vs.shape}; pass one channel as two flat arrays"
+        )
+    if ts.size != vs.size:
+        raise ValueError(
+            f"timestamps has {ts.size} points but values has {vs.size}; pass arrays of "
+            "equal length"
+        )
+    if ts.size and not np.issubdtype(ts.dtype, np.integer):
+        raise ValueError(
+            f"timestamps must be int64 ns since the epoch (UTC), got dtype {ts.dtype}; "
+            "convert with pandas.DatetimeIndex(...).asi8"
+        )
+    if vs.size and not np.issubdtype(vs.dtype, np.number):
+        raise ValueError(f"values must be numeric, got dtype {vs.dtype}; convert to float64 first")
+    return ts.astype(np.int64, copy=False), vs.astype(np.float64, copy=False)
+
+
+def choose_m(values: NDArray[np.float64], config: DetectorConfig) -> int:
+    """Subsequence length: configured, or the dominant period clamped to the bounds."""
+    if config.m is not None:
+        return config.m
+    upper = min(config.m_max, values.size // 4)
+    period = dominant_period(values, max_lag=max(upper, 1) * 2)
+    m = config.m_default if period is None else period
+    return int(min(max(m, config.m_min), max(upper, config.m_min)))
+
+
+class ChannelDetector:
+    """All detectors of one channel, fed in time order.
+
+    Parameters
+    ----------
+    config : DetectorConfig or None
+        Tuning constants; None uses the defaults.
+    detectors : sequence of str or None
+        Names from ``DETECTORS``; None runs all of them.
+
+    Attributes
+    ----------
+    m : int or None
+        Subsequence length, chosen at the end of the warm-up.
+    dropped_out_of_order : int
+        Points not newer than the last accepted point (duplicates included).
+    skipped_nonfinite : int
+        Points whose value was NaN or infinite.
+    """
+
+    def __init__(
+        self, config: DetectorConfig | None = None, detectors: Sequence[str] | None = None
+    ) -> None:
+        if config is not None and not isinstance(config, DetectorConfig):
+            raise ValueError(
+                f"config must be a DetectorConfig or None, got {type(config).__name__}; "
+                "build one with DetectorConfig(...)"
+            )
+        self.config = config or DetectorConfig()
+        names = list(DETECTORS) if detectors is None else list(detectors)
+        self._classes = [get_detector(name) for name in names]
+        self.history = History(self.config.window)
+        self.detectors: list[Detector] = []
+        self.m: int | None = None
+        self.dropped_out_of_order = 0
+        self.skipped_nonfinite = 0
+        self._last_ts: int | None = None
+        self._baseline: Baseline | None = None
+        self._since_stats = 0
+
+    @property
+    def last_timestamp_ns(self) -> int | None:
+        """Timestamp of the newest accepted point, ns since the epoch; None before any."""
+        return self._last_ts
+
+    @property
+    def ready(self) -> bool:
+        """Whether the warm-up is over and points are scored."""
+        return bool(self.detectors)
+
+    def update(
+        self, timestamps: NDArray[np.int64], values: NDArray[np.float64]
+    ) -> list[DetectedAnomaly]:
+        """Feed points in time order; return every anomaly created or changed (copies)."""
+        ts, vs = check_points(timestamps, values)
+        self._feed(ts, vs, report=True)
+        return self._drain()
+
+    def warm(self, timestamps: NDArray[np.int64], values: NDArray[np.float64]) -> None:
+        """Preload history (e.g. after a restart) without reporting anything."""
+        ts, vs = check_points(timestamps, values)
+        self._feed(ts, vs, report=False)
+        self._drain()
+
+    def flush(self) -> list[DetectedAnomaly]:
+        """Close whatever is ongoing (end of a batch); return the closed anomalies."""
+        for detector in self.detectors:
+            detector.flush()
+        return self._drain()
+
+    def _feed(self, ts: NDArray[np.int64], vs: NDArray[np.float64], report: bool) -> None:
+        finite = np.isfinite(vs)
+        skipped = int(ts.size - np.count_nonzero(finite))
+        if skipped:
+            self.skipped_nonfinite += skipped
+            logger.info("skipped %d non-finite values", skipped)
+        dropped = 0
+        for t, v in zip(ts[finite].tolist(), vs[finite].tolist(), strict=True):
+            if self._last_ts is not None and t <= self._last_ts:
+                dropped += 1
+                continue
+            self._last_ts = t
+            self._step(t, v, report)
+        if dropped:
+            self.dropped_out_of_order += dropped
+            logger.info("dropped %d points not newer than the last one", dropped)
+
+    def _step(self, ts: int, value: float, report: bool) -> None:
+        history = self.history
+        cfg = self.config
+        history.append(ts, value)
+        if not self.detectors:
+            if history.size >= cfg.warmup:
+                self._start()
+            return
+
+        self._since_stats += 1
+        if self._baseline is None or self._since_stats >= cfg.stats_every:
+            self._baseline = history.baseline(cfg.value_scale_floor)
+            self._since_stats = 0
+        for detector in self.detectors:
+            detector.step(history, self._baseline, report)
+
+    def _start(self) -> None:
+        values = self.history.values
+        self.m = choose_m(values, self.config)
+        self.detectors = [cls(self.config, self.m, self.history) for cls in self._classes]
+        self._baseline = self.history.baseline(self.config.value_scale_floor)
+        logger.info("warm-up done after %d points; m=%d", self.history.size, self.m)
+
+    def _drain(self) -> list[DetectedAnomaly]:
+        out: list[DetectedAnomaly] = []
+        for detector in self.detectors:
+            out.extend(detector.drain())
+        out.sort(key=lambda a: (a.start, a.detector))
+        return out
