@@ -87,6 +87,12 @@ def _print_file_errors(errors: list[Any], limit: int = 20) -> None:
         err_console.print(f"  … and {len(errors) - limit} more")
 
 
+def _columns(given: list[str] | None) -> list[int | str] | None:
+    if not given:
+        return None
+    return [int(c) if c.isdigit() else c for c in given]
+
+
 @cli.command()
 def ingest(
     path: Annotated[Path, typer.Argument(help="CSV, Parquet, .npy or .txt file.")],
@@ -98,6 +104,10 @@ def ingest(
     cadence: Annotated[
         str | None, typer.Option(help="Step of index-only data, e.g. 1min.")
     ] = None,
+    column: Annotated[
+        list[str] | None,
+        typer.Option(help="Only this column (name or 0-based position); repeatable."),
+    ] = None,
     detect: Annotated[bool, typer.Option(help="Run detection over what is ingested.")] = True,
 ) -> None:
     """Ingest a telemetry file into the store and detect anomalies in it."""
@@ -107,7 +117,13 @@ def ingest(
     settings = _settings()
     try:
         parsed = read_telemetry(
-            path, tz=tz, time_unit=time_unit, start=start, cadence=cadence, time_column=time_column
+            path,
+            tz=tz,
+            time_unit=time_unit,
+            start=start,
+            cadence=cadence,
+            time_column=time_column,
+            columns=_columns(column),
         )
     except TelemetryFileError as error:
         err_console.print(f"[red]error:[/red] {error}")
@@ -140,6 +156,10 @@ def replay(
     start: Annotated[str | None, typer.Option(help="ISO start of index-only data.")] = None,
     cadence: Annotated[str | None, typer.Option(help="Step of index-only data.")] = None,
     tz: Annotated[str | None, typer.Option(help="Zone of naive timestamps.")] = None,
+    column: Annotated[
+        list[str] | None,
+        typer.Option(help="Only this column (name or 0-based position); repeatable."),
+    ] = None,
 ) -> None:
     """Send a file to the running service over HTTP as if it were arriving live."""
     from app.replay import ReplayError, replay_file
@@ -156,6 +176,7 @@ def replay(
             start=start,
             cadence=cadence,
             tz=tz,
+            columns=_columns(column),
         )
     except ReplayError as error:
         err_console.print(f"[red]error:[/red] {error}")

@@ -44,13 +44,14 @@ def replay_file(
     start: str | None = None,
     cadence: str | None = None,
     tz: str | None = None,
+    columns: list[int | str] | None = None,
 ) -> dict[str, int]:
     """Send the points of `path` in time order, `speed` times faster than they were taken."""
     from ingestion.errors import TelemetryFileError
     from ingestion.files import read_telemetry
 
     try:
-        parsed = read_telemetry(path, tz=tz, start=start, cadence=cadence)
+        parsed = read_telemetry(path, tz=tz, start=start, cadence=cadence, columns=columns)
     except TelemetryFileError as error:
         raise ReplayError(str(error)) from None
     points = parsed.points.sort_values("ts", kind="stable").reset_index(drop=True)
