@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install run test lint typecheck pytest clean lock
+.PHONY: install browser run test lint typecheck pytest clean lock eval
 
 install: $(STAMP)
 
@@ -32,10 +32,19 @@ lint: install
 typecheck: install
 	$(BIN)/mypy app agent detection ingestion store eval
 
-pytest: install
+# Debian's Chromium for the browser tests (skipped by the script when present).
+browser:
+	bash scripts/install-browser.sh
+
+pytest: install browser
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
+
+# Every benchmark (not part of `make test`; about 10 minutes on 2 cores), then the QA set.
+eval: install
+	$(BIN)/imon eval run
+	$(BIN)/imon eval qa
 
 # Re-resolve the lock file from pyproject.toml's ranges (needs the package index).
 lock:

@@ -9,13 +9,23 @@ from __future__ import annotations
 from agent.context import ToolContext
 from agent.conversations import load_state, new_conversation_id, save_state
 from agent.errors import AgentError, NotFoundError, PeriodError
+from agent.llm import LLMConfig, answer_with_llm
 from agent.planner import answer
 from agent.schema import AskRequest, AskResult, CitedAnomaly, Explanation, ToolCall
 from agent.tools import TOOLS
 
 
-def ask(ctx: ToolContext, question: str, conversation_id: str | None = None) -> AskResult:
+def ask(
+    ctx: ToolContext,
+    question: str,
+    conversation_id: str | None = None,
+    *,
+    llm: LLMConfig | None = None,
+) -> AskResult:
     """Answer ``question`` within a conversation (a new one when no id is given).
+
+    The offline planner answers, or the LLM agent when ``llm`` says where it is
+    (see :mod:`agent.llm`; it falls back to the planner).
 
     Raises:
         pydantic.ValidationError: the question is blank or too long, or the
@@ -25,7 +35,10 @@ def ask(ctx: ToolContext, question: str, conversation_id: str | None = None) -> 
     conversation = request.conversation_id or new_conversation_id()
 
     state = load_state(ctx.engine, conversation)
-    result, new_state = answer(ctx, request.question, state)
+    if llm is None:
+        result, new_state = answer(ctx, request.question, state)
+    else:
+        result, new_state = answer_with_llm(ctx, request.question, state, llm)
     save_state(ctx.engine, conversation, new_state)
 
     return result.model_copy(update={"conversation_id": conversation})
@@ -38,6 +51,7 @@ __all__ = [
     "AskResult",
     "CitedAnomaly",
     "Explanation",
+    "LLMConfig",
     "NotFoundError",
     "PeriodError",
     "ToolCall",

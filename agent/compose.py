@@ -26,8 +26,12 @@ CAPABILITIES = (
     "anomaly on a channel started or ended; possible causes of an anomaly ('explain "
     "anomaly 12', 'why did the bus voltage jump?'); which channels were affected in a "
     "period; which channels exist ('list channels'); a channel's statistics ('summary of "
-    "bus voltage yesterday'); and running the detectors on stored data ('detect anomalies "
-    "on bus voltage since yesterday')."
+    "bus voltage yesterday'); running the detectors on stored data ('detect anomalies "
+    "on bus voltage since yesterday'); how many anomalies there were ('how many anomalies "
+    "last month?') and which channel had the most; whether a satellite is healthy now "
+    "(ongoing anomalies, fresh data); anomalies during the last eclipse; and a plot of a "
+    "channel or an anomaly ('show me a plot of it'). Questions may be in English or French "
+    "('quelles anomalies hier sur SAT-1 ?')."
 )
 
 

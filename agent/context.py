@@ -27,6 +27,8 @@ class ToolContext:
         now: returns the current time, timezone-aware UTC; injected so relative periods
             ("last hour") are deterministic in tests.
         tenant: only satellites of this tenant are visible to the tools.
+        knowledge: an object with ``search(text, limit)`` (``store.vector.
+            KnowledgeIndex``) over operator documents, or None.
     """
 
     engine: Engine
@@ -34,6 +36,7 @@ class ToolContext:
     detector_config: Any | None = None
     now: Callable[[], datetime] = field(default=_utc_now)
     tenant: str = "default"
+    knowledge: Any | None = None
 
     def utc_now(self) -> datetime:
         """``now()``, checked to be timezone-aware and converted to UTC."""

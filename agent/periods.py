@@ -18,6 +18,18 @@ from typing import Literal
 import dateparser
 
 from agent.errors import PeriodError
+from agent.lexicon import fold
+from agent.period_words import (
+    COMPILED,
+    EVENT_PERIOD_RE,
+    FRENCH_TIME,
+    HAS_TIME,
+    ISO_RE,
+    MONTH_RE,
+    NUMBER_WORDS,
+    UNIT_ALIASES,
+    month_number,
+)
 
 Granularity = Literal["instant", "day", "month", "year"]
 
@@ -32,88 +44,8 @@ UNIT_LENGTHS = {
 }
 #: Length of the window searched around a single instant ("at 14:00 UTC").
 INSTANT_WINDOW = timedelta(hours=1)
-
-_NUMBER_WORDS = {
-    "a": 1,
-    "an": 1,
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "twelve": 12,
-    "fifteen": 15,
-    "twenty": 20,
-    "thirty": 30,
-    "forty-eight": 48,
-    "twenty-four": 24,
-    "few": 3,
-}
-_MONTHS = (
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-)
-_MONTH_RE = (
-    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
-    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
-)
-_WEEKDAY_RE = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
-_ZONE_RE = (
-    r"(?:\s*(?:utc|gmt|z|cet|cest|eet|eest|wet|west|bst|est|edt|cst|cdt|pst|pdt|jst"
-    r"|[+-]\d{2}:?\d{2}))?"
-)
-_ISO_RE = r"\d{4}-\d{2}-\d{2}(?:[t ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:z|[+-]\d{2}:?\d{2})?)?"
-_TIME_RE = r"(?:\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]\.?m\.?)?|\d{1,2}\s*[ap]\.?m\.?|noon|midnight)"
-_TIME_RE += _ZONE_RE
-_DATE_RE = (
-    rf"(?:{_ISO_RE}"
-    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH_RE}\.?(?:,?\s+\d{{4}})?"
-    rf"|{_MONTH_RE}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?"
-    rf"|(?:last\s+)?{_WEEKDAY_RE}|today|yesterday|\d+\s+days?\s+ago)"
-)
-_POINT_RE = (
-    rf"(?:{_DATE_RE}(?:,?\s+(?:at\s+)?{_TIME_RE})?"
-    rf"|{_TIME_RE}(?:,?\s+(?:on\s+)?{_DATE_RE})?)"
-)
-_UNIT_RE = r"(minute|min|hour|hr|day|week|month|year)s?"
-_COUNT_RE = r"(\d+|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")"
-_LAST_RE = (
-    r"(?:in\s+|during\s+|over\s+|for\s+)?(?:the\s+)?(?:last|past|previous)\s+"
-    rf"(?:{_COUNT_RE}\s+)?{_UNIT_RE}"
-)
-
-_PATTERNS: tuple[tuple[str, str], ...] = (
-    ("between", rf"\bbetween\s+(?P<a>{_POINT_RE})\s+and\s+(?P<b>{_POINT_RE})"),
-    ("between", rf"\bfrom\s+(?P<a>{_POINT_RE})\s+(?:to|until|till|through)\s+(?P<b>{_POINT_RE})"),
-    ("since", rf"\b(?:since|after)\s+(?P<a>{_POINT_RE}|{_MONTH_RE}(?:\s+\d{{4}})?)"),
-    ("last", rf"\b{_LAST_RE}\b"),
-    ("this", r"\bthis\s+(?P<u>week|month|year|morning)\b"),
-    ("month", rf"\b(?:in|during)\s+(?P<m>{_MONTH_RE})(?:\s+(?P<y>\d{{4}}))?\b"),
-    ("month", rf"\b(?P<m>{_MONTH_RE})\s+(?P<y>\d{{4}})\b"),
-    ("year", r"\b(?:in|during)\s+(?P<y>\d{4})\b"),
-    ("point", rf"(?:\b(?:on|at)\s+)?(?P<a>{_POINT_RE})"),
-)
-_COMPILED = tuple((name, re.compile(rx, re.IGNORECASE)) for name, rx in _PATTERNS)
-_HAS_TIME = re.compile(
-    r"\d{1,2}:\d{2}|\d\s*[ap]\.?m\b|\bnoon\b|\bmidnight\b|\bhours?\b|\bminutes?\b"
-    r"|\bmins?\b|\bseconds?\b|\bnow\b|\d[t ]\d{2}:",
-    re.IGNORECASE,
-)
+#: Languages dateparser tries, in order (fewer languages parse faster).
+LANGUAGES = ["en", "fr"]
 
 
 @dataclass(frozen=True)
@@ -126,17 +58,26 @@ class Period:
 
 
 def find_period_phrase(text: str) -> str | None:
-    """The first time expression in ``text`` (as written there), or None."""
-    best: tuple[int, int, str] | None = None
-    for _name, pattern in _COMPILED:
-        match = pattern.search(text)
+    """The first time expression in ``text`` (as written there, accents kept), or None."""
+    folded = fold(text)
+    best: tuple[int, int] | None = None
+    for _name, pattern in COMPILED:
+        match = pattern.search(folded)
         if match is None:
             continue
         # earliest match wins; at the same position the longer one (more specific) wins
         key = (match.start(), -(match.end() - match.start()))
-        if best is None or key < best[:2]:
-            best = (key[0], key[1], match.group(0))
-    return None if best is None else best[2].strip()
+        if best is None or key < best:
+            best = key
+    return None if best is None else text[best[0] : best[0] - best[1]].strip()
+
+
+def find_event_phrase(text: str) -> tuple[str, str] | None:
+    """``(event kind, phrase as written)`` for "during the last eclipse", or None."""
+    match = EVENT_PERIOD_RE.search(fold(text))
+    if match is None:
+        return None
+    return match["kind"].lower(), text[match.start() : match.end()].strip()
 
 
 def resolve(phrase: str, now: datetime) -> Period:
@@ -145,8 +86,9 @@ def resolve(phrase: str, now: datetime) -> Period:
     Raises:
         PeriodError: the expression is not understood, or its start is after its end.
     """
-    text = " ".join(phrase.strip().rstrip("?!.,;").split())
-    if not text:
+    label = " ".join(phrase.strip().rstrip("?!.,;").split())
+    text = fold(label)
+    if not label:
         raise PeriodError("empty time expression: give a period such as 'last week'")
     now = now.astimezone(UTC)
 
@@ -156,18 +98,25 @@ def resolve(phrase: str, now: datetime) -> Period:
 
     if start > end:
         raise PeriodError(f"the period '{text}' starts after it ends; swap its bounds")
-    return Period(start=start, end=end, label=text)
+    return Period(start=start, end=end, label=label)
 
 
 def _resolve(text: str, now: datetime) -> tuple[datetime, datetime]:
-    for name, pattern in _COMPILED:
+    for name, pattern in COMPILED:
         match = pattern.fullmatch(text)
         if match is None:
             continue
+        if name == "dayrange":
+            end_day, granularity = _point(match["b"], now)
+            start = end_day.replace(day=int(match["d"]))
+            if start > end_day:  # "between 28 and 2 March": the first day is in February
+                start = (end_day.replace(day=1) - timedelta(days=1)).replace(day=int(match["d"]))
+            return start, _ceil(end_day, granularity)
         if name == "between":
             start, _ = _point(match["a"], now)
-            end = _ceil(*_point(match["b"], now))
-            return start, end
+            end, granularity = _point(match["b"], now)
+            # "between 18:00 and 22:00" ends at 22:00; "between 1 and 3 March" at 4 March
+            return start, end if granularity == "instant" else _ceil(end, granularity)
         if name == "since":
             return _point(match["a"], now)[0], now
         if name == "last":
@@ -194,15 +143,15 @@ def _resolve(text: str, now: datetime) -> tuple[datetime, datetime]:
 def _point(text: str, now: datetime) -> tuple[datetime, Granularity]:
     """One date or date-time, floored to its granularity."""
     text = text.strip()
-    month = re.fullmatch(rf"({_MONTH_RE})\.?(?:\s+(\d{{4}}))?", text, re.IGNORECASE)
+    month = re.fullmatch(rf"({MONTH_RE})\.?(?:\s+(\d{{4}}))?", text, re.IGNORECASE)
     if month:
         return _month(month.group(1), month.group(2), now)[0], "month"
 
     moment = _iso(text)
     if moment is None:
         parsed = dateparser.parse(
-            text,
-            languages=["en"],
+            FRENCH_TIME.sub(lambda m: f"{m[1]}:{m[2] or '00'}", _strip_article(text)),
+            languages=LANGUAGES,
             settings={
                 "RELATIVE_BASE": now.replace(tzinfo=None),
                 "TIMEZONE": "UTC",
@@ -216,13 +165,13 @@ def _point(text: str, now: datetime) -> tuple[datetime, Granularity]:
             raise PeriodError(f"cannot read '{text}' as a date or time")
         moment = parsed.astimezone(UTC)
 
-    if _HAS_TIME.search(text):
+    if HAS_TIME.search(text):
         return moment, "instant"
     return moment.replace(hour=0, minute=0, second=0, microsecond=0), "day"
 
 
 def _iso(text: str) -> datetime | None:
-    if not re.fullmatch(_ISO_RE, text, re.IGNORECASE):
+    if not re.fullmatch(ISO_RE, text, re.IGNORECASE):
         return None
     try:
         value = datetime.fromisoformat(text.upper().replace(" ", "T"))
@@ -244,7 +193,7 @@ def _ceil(moment: datetime, granularity: Granularity) -> datetime:
 
 
 def _month(name: str, year: str | None, now: datetime) -> tuple[datetime, datetime]:
-    number = next(i for i, m in enumerate(_MONTHS, 1) if m.startswith(name.lower()[:3]))
+    number = month_number(name)
     if year is not None:
         first = datetime(int(year), number, 1, tzinfo=UTC)
     else:
@@ -263,6 +212,7 @@ def _next_month(moment: datetime) -> datetime:
 
 def _this(unit: str, now: datetime) -> datetime:
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    unit = UNIT_ALIASES.get(unit, unit)
     if unit == "week":
         return midnight - timedelta(days=midnight.weekday())
     if unit == "month":
@@ -276,9 +226,19 @@ def _count(word: str | None) -> int:
     if word is None:
         return 1
     word = word.lower()
-    return int(word) if word.isdigit() else _NUMBER_WORDS[word]
+    return int(word) if word.isdigit() else NUMBER_WORDS[word]
 
 
 def _unit(word: str) -> str:
     word = word.lower()
-    return {"min": "minute", "hr": "hour"}.get(word, word)
+    return UNIT_ALIASES.get(word, word)
+
+
+def _strip_article(text: str) -> str:
+    """French words dateparser does not need: "le 2 mars" -> "2 mars", "1er" -> "1"."""
+    text = re.sub(r"^(?:le|la|l')\s*", "", text)
+    text = re.sub(r"\b(\d{1,2})er\b", r"\1", text)
+    text = re.sub(r"\s+a\s+(?=\d)", " ", text)  # "2 mars a 14:00"
+    return re.sub(
+        r"\b(lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche)\s+dernier\b", r"\1", text
+    )

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from agent.plots import plot
 from agent.tools_detect import detect
+from agent.tools_events import find_events
 from agent.tools_explain import explain
 from agent.tools_lookup import (
     channel_summary,
@@ -19,6 +21,7 @@ from agent.tools_lookup import (
     list_channels,
     resolve_period,
 )
+from agent.tools_state import satellite_state
 
 TOOLS: dict[str, Callable[..., Any]] = {
     tool.__name__: tool
@@ -30,6 +33,9 @@ TOOLS: dict[str, Callable[..., Any]] = {
         channel_summary,
         detect,
         explain,
+        find_events,
+        satellite_state,
+        plot,
     )
 }
 
@@ -38,8 +44,11 @@ __all__ = [
     "channel_summary",
     "detect",
     "explain",
+    "find_events",
     "get_anomaly",
     "list_anomalies",
     "list_channels",
+    "plot",
     "resolve_period",
+    "satellite_state",
 ]

@@ -7,7 +7,6 @@ documented heuristic of how much evidence supports it (see the constants below).
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -15,20 +14,19 @@ import numpy as np
 from sqlmodel import Session
 
 from agent import catalog
+from agent import explain_evidence as evidence
+from agent import explain_feedback as feedback
 from agent._common import anomaly_dict, visible_anomaly
 from agent.context import ToolContext
+from agent.explain_evidence import Cause
 from store import queries
 from store.errors import NotFoundError as StoreNotFoundError
-from store.vector import describe_anomaly, iso_z
+from store.vector import describe_anomaly
 
 #: Points before the anomaly's start that define the channel's normal range.
 BASELINE_POINTS = 1_000
 #: Anomalies on other channels starting or ending within this margin count as co-occurring.
 COOCCUR_MARGIN = timedelta(minutes=10)
-#: Events up to this long before the start (and during the anomaly) are considered.
-EVENT_LOOKBACK = timedelta(hours=1)
-#: An event at most this long before the start is a strong candidate cause.
-EVENT_CLOSE = timedelta(minutes=10)
 #: How many similar past anomalies are fetched from the vector index.
 SIMILAR_LIMIT = 3
 #: Robust standard deviation from the median absolute deviation (normal data).
@@ -48,70 +46,83 @@ KIND_CAUSES: dict[str, tuple[str, float]] = {
 }
 
 
-@dataclass(frozen=True)
-class _Cause:
-    cause: str
-    evidence: list[str]
-    confidence: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "cause": self.cause,
-            "evidence": self.evidence,
-            "confidence": round(min(max(self.confidence, 0.0), 1.0), 2),
-        }
-
-
 def explain(ctx: ToolContext, anomaly_id: int) -> dict[str, Any]:
     """Possible causes of an anomaly, with evidence and a confidence in 0..1 each.
 
     Looks at the anomaly's kind and magnitude against the channel's normal range
     (points before it), anomalies on the satellite's other channels overlapping it
-    (with their lag), context events just before it and similar past anomalies from
-    the vector index (with their operator labels). Says so when nothing supports a
-    specific cause.
+    (with their lag), context events shortly before it (scored by closeness and by
+    words shared with the channel and with knowledge passages), earlier anomalies of
+    the same kind recurring at a similar phase, similar past anomalies from the vector
+    index with the operators' annotations, and knowledge passages near its description.
+    Explanations are ranked by confidence; says so when nothing supports a cause.
     """
     with Session(ctx.engine) as session:
         view = visible_anomaly(session, ctx.tenant, anomaly_id)
         entries = catalog.catalog(session, ctx.tenant)
-        satellite_id = next(e.satellite_id for e in entries if e.channel_id == view.channel_id)
+        entry = next(e for e in entries if e.channel_id == view.channel_id)
         others = [
             e.channel_id
             for e in entries
-            if e.satellite_id == satellite_id and e.channel_id != view.channel_id
+            if e.satellite_id == entry.satellite_id and e.channel_id != view.channel_id
         ]
         magnitude = _magnitude(session, view)
         co_occurring = _co_occurring(session, view, others)
-        events = [
-            {"ts": iso_z(e.ts), "kind": e.kind, "text": e.text}
-            for e in queries.list_events(
-                session, satellite_id, view.start - EVENT_LOOKBACK, view.end
-            )
-        ]
+        events = evidence.event_candidates(ctx, session, view, entry)
+        recurring = evidence.recurrence(session, view)
         similar = _similar(ctx, session, view)
-
-    causes = _causes(view, magnitude, co_occurring, events, similar)
-    notes = []
-    if not co_occurring:
-        notes.append(f"no other channel of {view.satellite} had an anomaly at the same time")
-    if not events:
-        notes.append("no telecommand, manoeuvre or other event was recorded just before it")
-    if not similar:
-        notes.append(
-            "no similar past anomaly was found"
-            if ctx.index is not None
-            else "no vector index is available to look for similar past anomalies"
+        notes = feedback.operator_notes(
+            ctx, session, view, similar, {e.channel_id for e in entries}
         )
+    passages = feedback.knowledge_passages(ctx, view, entry)
+
+    causes = _causes(view, magnitude, co_occurring, similar, notes)
+    causes += evidence.event_causes(view, events, co_occurring, _common_confidence(co_occurring))
+    causes += evidence.recurrence_causes(view, recurring)
+    causes += feedback.note_causes(view, notes)
+    causes += feedback.knowledge_causes(passages)
     return {
         "anomaly": anomaly_dict(view),
         "duration_s": (view.end - view.start).total_seconds(),
         "magnitude": magnitude,
         "co_occurring": co_occurring,
         "events": events,
+        "recurrence": recurring,
         "similar": similar,
+        "annotations": notes,
+        "knowledge": passages,
         "explanations": [c.as_dict() for c in sorted(causes, key=lambda c: -c.confidence)],
-        "notes": notes,
+        "notes": _notes(ctx, view, co_occurring, events, similar, len(causes)),
     }
+
+
+def _notes(
+    ctx: ToolContext,
+    view: queries.AnomalyView,
+    co_occurring: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+    similar: list[dict[str, Any]],
+    causes: int,
+) -> list[str]:
+    notes = []
+    if causes <= 1:
+        notes.append(
+            "no evidence found for a specific cause; the reading given follows from the "
+            "anomaly's kind only"
+        )
+    if not co_occurring:
+        notes.append(f"no other channel of {view.satellite} had an anomaly at the same time")
+    if not events:
+        notes.append("no telecommand, manoeuvre or other event was recorded just before it")
+    if ctx.knowledge is None:
+        notes.append("no knowledge documents are available")
+    if not similar:
+        notes.append(
+            "no similar past anomaly was found"
+            if ctx.index is not None
+            else "no vector index is available to look for similar past anomalies"
+        )
+    return notes
 
 
 def _magnitude(session: Session, view: queries.AnomalyView) -> dict[str, Any]:
@@ -186,16 +197,16 @@ def _causes(
     view: queries.AnomalyView,
     magnitude: dict[str, Any],
     co_occurring: list[dict[str, Any]],
-    events: list[dict[str, Any]],
     similar: list[dict[str, Any]],
-) -> list[_Cause]:
+    notes: list[dict[str, Any]],
+) -> list[Cause]:
     causes = []
+    labelled_notes = {n["anomaly_id"] for n in notes if n["label"]}
 
     if co_occurring:
         channels = sorted({o["channel"] for o in co_occurring})
-        closest = min(abs(o["lag_s"]) for o in co_occurring)
         causes.append(
-            _Cause(
+            Cause(
                 cause=(
                     f"a common cause on {view.satellite} affecting several channels at once "
                     f"({', '.join(channels)} too), e.g. a mode change or a power event"
@@ -205,25 +216,18 @@ def _causes(
                     f"started {o['start']}, {o['lag_s']:+.0f} s from this one"
                     for o in co_occurring
                 ],
-                confidence=0.35 + 0.15 * len(channels) + (0.1 if closest <= 60 else 0.0),
-            )
-        )
-
-    for event in events:
-        causes.append(
-            _Cause(
-                cause=f"the {event['kind']} event at {event['ts']}",
-                evidence=[f"event {event['kind']} at {event['ts']}: {event['text']}".strip()],
-                confidence=0.4,
+                confidence=_common_confidence(co_occurring),
             )
         )
 
     for other in similar:
+        if other["id"] in labelled_notes:  # the operators' own words say more (note_causes)
+            continue
         labelled = other["status"] in LABELS
         closeness = max(0.0, 1.0 - other["distance"])
         label = f", marked {other['status']} by an operator" if labelled else ""
         causes.append(
-            _Cause(
+            Cause(
                 cause=(
                     f"the same behaviour as anomaly #{other['id']} on {other['channel']}{label}"
                 ),
@@ -237,9 +241,18 @@ def _causes(
 
     generic, confidence = KIND_CAUSES.get(view.kind, ("an unusual behaviour", 0.15))
     causes.append(
-        _Cause(cause=generic, evidence=_own_evidence(view, magnitude), confidence=confidence)
+        Cause(cause=generic, evidence=_own_evidence(view, magnitude), confidence=confidence)
     )
     return causes
+
+
+def _common_confidence(co_occurring: list[dict[str, Any]]) -> float:
+    """Confidence of a common cause: more channels and a short lag make it likelier."""
+    if not co_occurring:
+        return 0.0
+    channels = {o["channel"] for o in co_occurring}
+    closest = min(abs(o["lag_s"]) for o in co_occurring)
+    return 0.35 + 0.15 * len(channels) + (0.1 if closest <= 60 else 0.0)
 
 
 def _own_evidence(view: queries.AnomalyView, magnitude: dict[str, Any]) -> list[str]:

@@ -15,167 +15,38 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz
 
 from agent.catalog import CatalogEntry
-from agent.periods import find_period_phrase
-
-#: Keyword weights per intent; a question's intent is the best-scoring one.
-INTENT_WORDS: dict[str, dict[str, float]] = {
-    "explain": {
-        "why": 3,
-        "explain": 3,
-        "explanation": 3,
-        "explanations": 3,
-        "cause": 3,
-        "caused": 3,
-        "causes": 3,
-        "reason": 3,
-        "reasons": 3,
-        "root": 1,
-    },
-    "last_time": {
-        "when": 3,
-        "last": 1,
-        "latest": 1,
-        "recent": 1,
-        "start": 0.5,
-        "started": 0.5,
-        "begin": 0.5,
-        "began": 0.5,
-        "end": 0.5,
-        "ended": 0.5,
-        "stop": 0.5,
-        "stopped": 0.5,
-        "finish": 0.5,
-        "finished": 0.5,
-        "time": 0.5,
-    },
-    "affected_channels": {
-        "affected": 3,
-        "impacted": 3,
-        "involved": 2,
-        "hit": 1,
-        "channels": 1,
-        "channel": 0.5,
-    },
-    "list_channels": {
-        "channels": 2,
-        "channel": 1,
-        "list": 1,
-        "available": 1,
-        "measure": 1,
-        "measured": 1,
-        "monitor": 1,
-        "monitored": 1,
-        "telemetry": 0.5,
-        "sensors": 1,
-    },
-    "list_anomalies": {
-        "anomalies": 2,
-        "anomaly": 2,
-        "anomalous": 2,
-        "alerts": 2,
-        "alert": 2,
-        "alarms": 2,
-        "alarm": 2,
-        "issues": 1.5,
-        "problems": 1.5,
-        "faults": 1.5,
-        "glitches": 1.5,
-        "incidents": 1.5,
-        "events": 1,
-        "spikes": 1.5,
-        "happened": 1.5,
-        "occurred": 1.5,
-        "wrong": 1.5,
-        "unusual": 1,
-        "any": 0.5,
-    },
-    "get_anomaly": {
-        "details": 2,
-        "detail": 2,
-        "describe": 2,
-        "about": 1,
-        "info": 2,
-        "information": 2,
-        "show": 1,
-    },
-    "summary": {
-        "summary": 3,
-        "summarise": 3,
-        "summarize": 3,
-        "stats": 3,
-        "statistics": 3,
-        "min": 2,
-        "minimum": 2,
-        "max": 2,
-        "maximum": 2,
-        "mean": 2,
-        "average": 2,
-        "values": 1,
-        "value": 1,
-        "range": 1,
-        "points": 1,
-    },
-    "detect": {
-        "detect": 4,
-        "detection": 2.5,
-        "scan": 4,
-        "rerun": 1,
-        "run": 1,
-        "analyse": 2,
-        "analyze": 2,
-    },
-}
-#: On equal scores the intent listed first wins.
-PRIORITY = (
-    "explain",
-    "last_time",
-    "detect",
-    "get_anomaly",
-    "affected_channels",
-    "summary",
-    "list_anomalies",
-    "list_channels",
+from agent.lexicon import (
+    ANOMALY_WORDS,
+    CHANNEL_WORDS,
+    END_WORDS,
+    GLOSSARY,
+    INTENT_WORDS,
+    KIND_WORDS,
+    PRIORITY,
+    PRONOUNS,
+    SATELLITE_WORDS,
+    SEVERITY_WORDS,
+    STOPWORDS,
+    fold,
 )
+from agent.periods import find_event_phrase, find_period_phrase
+
 #: Below this score a question has no intent of its own (a follow-up, or unanswerable).
 MIN_INTENT_SCORE = 1.5
-ANOMALY_WORDS = frozenset(
-    w for w, weight in INTENT_WORDS["list_anomalies"].items() if weight >= 1.5
+_FOLLOW_UP = re.compile(
+    r"^\s*(and|what about|how about|same for|also|et|aussi|pareil pour|meme chose pour)\b",
+    re.IGNORECASE,
 )
-
-KIND_WORDS = {
-    "spike": ("spike", "spikes"),
-    "level_shift": ("level shift", "level shifts", "shift", "shifts", "jump", "jumps"),
-    "variance_change": ("variance", "noisy"),
-    "trend_change": ("trend", "drift", "drifts"),
-    "flatline": ("flatline", "flatlines", "flat", "stuck", "frozen"),
-    "gap": ("gap", "gaps", "outage", "outages"),
-    "pattern": ("pattern", "patterns", "discord", "discords"),
-}
-SEVERITY_WORDS = {
-    "critical": ("critical",),
-    "high": ("high severity", "severe", "serious", "major", "high"),
-    "medium": ("medium",),
-}
-STOPWORDS = frozenset(
-    """a an the and or of on in at to for from by with about is are was were be been did
-    do does has have had it its this that these those there what which who whom whose
-    where how any all some me my our us we you your i please can could would should will
-    tell give show list get find see happen happened happening occur occurred go going
-    went anything something there here now then than since between during until till
-    today yesterday last past previous next ago hour hours day days week weeks month
-    months year years minute minutes time times same other also just only still ever
-    again more most many much very up down out over under new old first second
-    satellite satellites sat sats channel channels sensor sensors data telemetry
-    ongoing open else case why when like into let know need want look looks whether
-    not no yes both each every been being okay ok hello hi thanks thank""".split()
-)
-_PRONOUNS = frozenset({"it", "this", "that", "its"})
-_FOLLOW_UP = re.compile(r"^\s*(and|what about|how about|same for|also)\b", re.IGNORECASE)
 _ID_RE = re.compile(
-    r"(?:\banomal(?:y|ies)\s*(?:id\s*)?#?|#|\bid\s*)(\d+(?:\s*(?:,|and|&)\s*#?\d+)*)",
+    r"(?:\banomal(?:y|ies|ie|ies)\s*(?:id\s*)?(?:n[o°]\s*)?#?|#|\bid\s*)"
+    r"(\d+(?:\s*(?:,|and|et|&)\s*#?\d+)*)",
     re.IGNORECASE,
 )
 _WORD_RE = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
+#: A channel-name word matched by the question's word for the measured quantity (the
+#: last word of a name such as ``bus_voltage``) counts this much more than other words,
+#: so "battery voltage" is a voltage, not the battery current.
+QUANTITY_BONUS = 1.5
 
 
 @dataclass
@@ -188,32 +59,44 @@ class Reading:
     satellite: str | None = None
     channels: list[CatalogEntry] = field(default_factory=list)
     period_phrase: str | None = None
+    event_kind: str | None = None
     kind: str | None = None
     min_severity: str | None = None
     asks_end: bool = False
     pronoun: bool = False
     follow_up: bool = False
     unknown_words: list[str] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)
 
     @property
     def has_slots(self) -> bool:
         """Whether the question names anything (ids, names, a period)."""
-        return bool(self.anomaly_ids or self.satellite or self.channels or self.period_phrase)
+        return bool(
+            self.anomaly_ids
+            or self.satellite
+            or self.channels
+            or self.period_phrase
+            or self.event_kind
+        )
 
 
 def read(question: str, entries: Sequence[CatalogEntry], satellites: Sequence[str]) -> Reading:
     """Intent and slots of ``question``, names matched against the tenant's catalogue."""
     text = question.strip()
-    period_phrase = find_period_phrase(text)
-    rest = text.replace(period_phrase, " ") if period_phrase else text
+    event = find_event_phrase(text)
+    rest = text.replace(event[1], " ") if event else text
+    period_phrase = None if event else find_period_phrase(rest)
+    rest = rest.replace(period_phrase, " ") if period_phrase else rest
     ids = _anomaly_ids(rest)
     rest = _ID_RE.sub(" ", rest)
     satellite, rest = _match_satellite(rest, satellites)
-    words = _WORD_RE.findall(rest.lower())
-    scores = _scores(words, ids)
+    rest = fold(rest)
+    words = _WORD_RE.findall(rest.replace("'", " "))
+    kind = _phrase_choice(rest, KIND_WORDS)
+    scores = _scores(words, ids, kind is not None)
 
     pool = [e for e in entries if satellite is None or e.satellite == satellite]
-    content = [w for w in words if _is_content(w)]
+    content = [GLOSSARY.get(w, w) for w in words if _is_content(w)]
     channels, used = _match_channels(content, pool)
     return Reading(
         intent=_best(scores),
@@ -222,12 +105,14 @@ def read(question: str, entries: Sequence[CatalogEntry], satellites: Sequence[st
         satellite=satellite,
         channels=channels,
         period_phrase=period_phrase,
-        kind=_phrase_choice(rest.lower(), KIND_WORDS),
-        min_severity=_phrase_choice(rest.lower(), SEVERITY_WORDS),
-        asks_end=bool({"end", "ended", "stop", "stopped", "finish", "finished"} & set(words)),
-        pronoun=bool(_PRONOUNS & set(words)),
-        follow_up=bool(_FOLLOW_UP.match(text)),
+        event_kind=event[0] if event else None,
+        kind=kind,
+        min_severity=_phrase_choice(rest, SEVERITY_WORDS),
+        asks_end=bool(END_WORDS & set(words)),
+        pronoun=bool(PRONOUNS & set(words)),
+        follow_up=bool(_FOLLOW_UP.match(fold(text))),
         unknown_words=[w for w in content if w not in used and not _is_known_word(w)],
+        words=words,
     )
 
 
@@ -240,16 +125,27 @@ def _anomaly_ids(text: str) -> list[int]:
     return ids
 
 
-def _scores(words: list[str], ids: list[int]) -> dict[str, float]:
+def _scores(words: list[str], ids: list[int], names_kind: bool) -> dict[str, float]:
     present = set(words)
     scores = {
         intent: sum(weight for word, weight in table.items() if word in present)
         for intent, table in INTENT_WORDS.items()
     }
-    mentions_anomalies = bool(ANOMALY_WORDS & present) or bool(ids)
-    mentions_channels = bool({"channels", "channel"} & present)
-    if "when" not in present:
+    if names_kind:
+        scores["list_anomalies"] += 2.0  # "level shifts on the wheel": a kind of anomaly
+    mentions_anomalies = bool(ANOMALY_WORDS & present) or bool(ids) or names_kind
+    mentions_channels = bool(CHANNEL_WORDS & present)
+    mentions_satellites = bool(SATELLITE_WORDS & present)
+    if not {"when", "quand"} & present:
         scores["last_time"] = 0.0
+    if not {"most", "least", "top", "worst", "busiest", "noisiest"} & present and not (
+        {"plus", "moins"} & present and (mentions_anomalies or mentions_channels)
+    ):
+        scores["ranking"] = 0.0  # "plus" alone is not a ranking
+    elif mentions_channels or mentions_satellites:
+        scores["ranking"] += 1.0
+    if scores["count"] and not mentions_anomalies:
+        scores["count"] = 0.0 if "how" not in present and "combien" not in present else 1.0
     if not ids:
         scores["get_anomaly"] = 0.0
     else:
@@ -258,6 +154,7 @@ def _scores(words: list[str], ids: list[int]) -> dict[str, float]:
         scores["affected_channels"] += 2.5  # "which channels had anomalies"
     if mentions_anomalies:
         scores["list_channels"] = 0.0
+        scores["state"] = min(scores["state"], 1.0)
     if mentions_channels and not mentions_anomalies:
         scores["affected_channels"] = min(scores["affected_channels"], 0.0) + (
             3.0 if {"affected", "impacted", "involved"} & present else 0.0
@@ -299,6 +196,8 @@ def _match_satellite(text: str, satellites: Sequence[str]) -> tuple[str | None, 
 
 
 def _is_content(word: str) -> bool:
+    if word in GLOSSARY:
+        return True
     if word in STOPWORDS or word.isdigit():
         return False
     if any(word in table for table in INTENT_WORDS.values()):
@@ -342,6 +241,8 @@ def _match_channels(
         matched_names = {t for t in name_tokens for w in words if _token_match(w, t)}
         used |= {w for w in words for t in name_tokens if _token_match(w, t)}
         score += 2.0 * len(matched_names)
+        if len(name_tokens) > 1 and name_tokens[-1] in matched_names:
+            score += QUANTITY_BONUS
         if name_tokens and len(matched_names) == len(set(name_tokens)):
             score += 1.0  # every word of the name was given
         matched_desc = {

@@ -15,6 +15,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from app.cli_context import events_cli, knowledge_cli
+from app.cli_eval import eval_cli
 from app.runtime import Services, build_services, configure_logging
 from app.settings import Settings, load_settings
 from store.errors import HomeLockedError
@@ -213,11 +215,17 @@ def ask(
 def _ask_locally(settings: Settings, question: str, conversation: str | None) -> dict[str, Any]:
     from agent import ask as ask_agent
     from agent.schema import AskRequest
+    from app.agent_mode import llm_config
 
     request = AskRequest(question=question, conversation_id=conversation)
     services = _open(settings)
     try:
-        answer = ask_agent(services.tool_context(), request.question, request.conversation_id)
+        answer = ask_agent(
+            services.tool_context(),
+            request.question,
+            request.conversation_id,
+            llm=llm_config(settings),
+        )
     finally:
         services.close()
     return answer.model_dump(mode="json")
@@ -302,9 +310,25 @@ def reindex() -> None:
                     break
                 written += services.index.upsert(page)
                 offset += len(page)
+            notes = _reindex_notes(session, services.index)
     finally:
         services.close()
-    console.print(f"indexed {written} anomalies")
+    console.print(f"indexed {written} anomalies and {notes} annotations")
+
+
+def _reindex_notes(session: Any, index: Any) -> int:
+    from store.annotations import all_annotations, note_docs
+
+    written, offset = 0, 0
+    while page := all_annotations(session, limit=1000, offset=offset):
+        written += index.upsert_notes(note_docs(session, page))
+        offset += len(page)
+    return written
+
+
+cli.add_typer(events_cli, name="events")
+cli.add_typer(knowledge_cli, name="knowledge")
+cli.add_typer(eval_cli, name="eval")
 
 
 def main() -> None:

@@ -7,8 +7,25 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
-from app.routes import anomalies, ask, channels, health, ingest
+from app.metrics import build_metrics_registry
+from app.notifications.metrics import NotificationCollector
+from app.notifications.routes import ROUTERS as NOTIFICATION_ROUTERS
+from app.notifications.wiring import build_dispatcher
+from app.routes import annotations as annotation_routes
+from app.routes import (
+    anomalies,
+    ask,
+    channels,
+    dashboard,
+    events,
+    health,
+    ingest,
+    kairosdb,
+    metrics,
+    plots,
+)
 from app.runtime import Services, build_services
 from app.settings import Settings, load_settings
 
@@ -24,12 +41,19 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         owned = services is None
         live = services or build_services(settings, with_worker=settings.worker)
         app.state.services = live
+        app.state.metrics = build_metrics_registry(live.worker)
         if owned and live.worker is not None:
             live.worker.start()
+        app.state.metrics.register(NotificationCollector(live.engine))
+        dispatcher = build_dispatcher(live)
+        app.state.dispatcher = dispatcher
+        if owned and live.settings.notify_dispatch:
+            dispatcher.start()
         logger.info("service ready on %s", settings.url)
         try:
             yield
         finally:
+            dispatcher.stop()
             if owned:
                 live.close()
 
@@ -39,6 +63,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         description="Satellite telemetry anomalies, detected as data arrives, explained on ask.",
         lifespan=lifespan,
     )
-    for module in (health, ask, anomalies, channels, ingest):
+    for module in (health, ask, anomalies, channels, ingest, kairosdb, metrics):
         app.include_router(module.router)
+    for module in (annotation_routes, events, plots):
+        app.include_router(module.router)
+    for router in NOTIFICATION_ROUTERS:
+        app.include_router(router)
+    app.include_router(dashboard.router)
+    app.mount("/static", StaticFiles(packages=[("app", "static")]), name="static")
     return app

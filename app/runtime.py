@@ -5,19 +5,23 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from agent.context import ToolContext
+from app.notifications.wiring import attach_incidents
 from app.settings import Settings
 from detection import DetectorConfig, enable_compile_cache
+from ingestion.kairosdb import kairosdb_source
 from ingestion.pipeline import Pipeline
+from ingestion.sources import load_sources_file, resolve_sources_file
 from ingestion.worker import Worker, simulator_source
 from store.db import database_url, make_engine, migrate
 from store.lock import WriterLock
 from store.queries import AnomalyView
-from store.vector import AnomalyIndex, Embedder
+from store.vector import AnomalyIndex, Embedder, KnowledgeIndex
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +46,7 @@ class Services:
     index: AnomalyIndex | None
     pipeline: Pipeline
     worker: Worker | None = None
+    knowledge: KnowledgeIndex | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def tool_context(self) -> ToolContext:
@@ -49,6 +54,7 @@ class Services:
         return ToolContext(
             engine=self.engine,
             index=self.index,
+            knowledge=self.knowledge,
             detector_config=self.pipeline.config,
             now=lambda: datetime.now(UTC),
         )
@@ -64,13 +70,16 @@ class Services:
 def build_services(settings: Settings, *, with_worker: bool = False) -> Services:
     """Open the store (taking the writer lock), the index and the pipeline."""
     home = settings.home.resolve()
+    configured = configured_sources(settings.sources_file) if with_worker else []
     enable_compile_cache()
     lock = WriterLock(home)
     lock.acquire()
     try:
         engine = make_engine(database_url(home, settings.database_url))
         migrate(engine)
-        index = AnomalyIndex(home / "chroma", Embedder()) if settings.index else None
+        embedder = Embedder()
+        index = AnomalyIndex(home / "chroma", embedder) if settings.index else None
+        knowledge = KnowledgeIndex(home / "chroma", embedder) if settings.index else None
         pipeline = Pipeline(
             engine,
             DetectorConfig(window=settings.detector_window),
@@ -82,8 +91,10 @@ def build_services(settings: Settings, *, with_worker: bool = False) -> Services
     services = Services(
         settings=settings, engine=engine, lock=lock, index=index, pipeline=pipeline
     )
+    services.knowledge = knowledge
+    attach_incidents(services)
     if with_worker:
-        sources = []
+        sources: list[Any] = []
         if settings.simulator:
             sources.append(
                 simulator_source(
@@ -93,8 +104,19 @@ def build_services(settings: Settings, *, with_worker: bool = False) -> Services
                     backfill_hours=settings.simulator_backfill_hours,
                 )
             )
+        sources += configured
         services.worker = Worker(pipeline, sources, interval_s=settings.worker_interval_s)
     return services
+
+
+def configured_sources(configured: Path | None) -> list[Any]:
+    """The sources listed in the sources file, if there is one."""
+    path = resolve_sources_file(configured)
+    if path is None:
+        return []
+    configs = load_sources_file(path)
+    logger.info("%d sources from %s", len(configs), path)
+    return [kairosdb_source(config) for config in configs]
 
 
 def _indexer(index: AnomalyIndex | None) -> Any:

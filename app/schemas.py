@@ -74,3 +74,55 @@ class IngestResponse(BaseModel):
     anomalies_new: int
     anomalies_updated: int
     errors: list[dict[str, Any]]
+
+
+class AnnotationOut(_UTCModel):
+    id: int
+    anomaly_id: int
+    author: str
+    text: str
+    label: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, record: Any) -> AnnotationOut:
+        return cls.model_validate(record, from_attributes=True)
+
+
+class EventOut(_UTCModel):
+    id: int
+    satellite: str
+    ts: datetime
+    kind: str
+    text: str
+
+    @classmethod
+    def of(cls, view: Any) -> EventOut:
+        return cls(**view.__dict__)
+
+
+class EventsResponse(BaseModel):
+    received: int
+    stored: int
+    already_stored: int
+    rejected: int
+    errors: list[dict[str, Any]] = Field(description="{index, field, reason} per bad item.")
+
+
+class SeriesPointOut(_UTCModel):
+    ts: datetime
+    min: float
+    max: float
+    count: int
+
+
+class SeriesOut(_UTCModel):
+    channel_id: int
+    satellite: str
+    channel: str
+    unit: str | None
+    start: datetime
+    end: datetime
+    bucket_s: float = Field(description="Bucket width in seconds; 0 when points are raw.")
+    total_points: int = Field(description="Stored points in [start, end].")
+    points: list[SeriesPointOut]

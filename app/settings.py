@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -36,11 +36,59 @@ class Settings(BaseSettings):
     detector_window: int = Field(
         2000, ge=100, le=200_000, description="Points of history kept per channel."
     )
-    agent_mode: Literal["planner"] = Field(
-        "planner", description="How /ask answers: the offline planner."
+    agent_mode: Literal["planner", "llm"] = Field(
+        "planner",
+        description="How /ask answers: the offline planner, or an LLM agent over the same "
+        "tools (falls back to the planner).",
+    )
+    llm_base_url: str = Field(
+        "http://127.0.0.1:11434/v1",
+        description="OpenAI-compatible endpoint of LLM mode (Ollama, vLLM, llama.cpp, hosted).",
+    )
+    llm_model: str = Field("qwen2.5:7b-instruct", description="Model name the endpoint serves.")
+    llm_api_key: SecretStr = Field(
+        SecretStr(""), description="Bearer token of the endpoint; empty when it has none."
+    )
+    llm_max_steps: int = Field(8, ge=1, le=50, description="LLM calls per question at most.")
+    llm_timeout_s: float = Field(
+        60.0, gt=0, le=600, description="Seconds for one LLM-mode answer, tool calls included."
     )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
     max_points_per_push: int = Field(100_000, ge=1, description="Most points in one push.")
+    max_push_bytes: int = Field(
+        32 * 1024 * 1024, ge=1024, description="Largest push body, after gzip decompression."
+    )
+    max_points_per_query: int = Field(
+        1_000_000, ge=1, description="Most points one KairosDB-style query answers."
+    )
+    kairosdb_default_satellite: str = Field(
+        "default", min_length=1, description="Satellite of KairosDB pushes without the tag."
+    )
+    sources_file: Path | None = Field(
+        None, description="TOML file of polled sources; `sources.toml` in the cwd if present."
+    )
+    # notifications (app/notifications): incidents, outbox delivery, SMTP
+    incident_quiet_s: float = Field(
+        900.0, gt=0, description="Seconds of data time without anomaly that close an incident."
+    )
+    public_url: str | None = Field(
+        None, description="Base URL of links in messages (dashboard, ack); `url` when unset."
+    )
+    notify_secret: SecretStr | None = Field(
+        None, description="Key signing ack/silence links; generated under home when unset."
+    )
+    notify_max_attempts: int = Field(8, ge=1, le=100, description="Deliveries tried at most.")
+    notify_backoff_s: float = Field(5.0, gt=0, description="First retry delay, doubled after.")
+    notify_backoff_max_s: float = Field(3600.0, gt=0, description="Longest retry delay.")
+    notify_dispatch: bool = Field(True, description="Deliver the outbox inside `imon serve`.")
+    notify_poll_s: float = Field(1.0, gt=0, description="Seconds between outbox scans.")
+    notify_timeout_s: float = Field(10.0, gt=0, description="Timeout of one delivery.")
+    smtp_host: str | None = Field(None, description="SMTP server of e-mails; none: no e-mail.")
+    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP port.")
+    smtp_user: str | None = Field(None, description="SMTP login, when the server needs one.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    smtp_from: str = Field("imon@localhost", description="Sender address of e-mails.")
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
     log_level: str = Field("INFO", description="Logging level of server and worker.")
 
     @field_validator("log_level")

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from detection import ChannelDetector, DetectedAnomaly, DetectorConfig, detect_series
+from ingestion.incidents import IncidentTracker
 from store import queries, repository
 from store.models import Channel
 from store.queries import AnomalyView
@@ -92,6 +93,8 @@ class Pipeline:
         self.config = detector_config or DetectorConfig()
         self.index_anomalies = index_anomalies
         self.tenant = tenant
+        #: groups stored anomalies into incidents (and queues messages), when set
+        self.incidents: IncidentTracker | None = None
         self._detectors: dict[int, ChannelDetector] = {}
         self._lock = threading.Lock()
 
@@ -120,6 +123,8 @@ class Pipeline:
                 self._ingest_channel(
                     report, satellite, str(channel_name), group, source, detect, spec
                 )
+            if self.incidents is not None and detect:
+                self.incidents.advance(self.tenant, satellite, points["ts"].max().to_pydatetime())
         logger.info(
             "ingested %s from %s: %d received, %d new, %d corrected, %d anomalies new, %d updated",
             satellite,
@@ -161,10 +166,12 @@ class Pipeline:
         report.inserted += written.inserted
         report.corrected += written.corrected
         report.unchanged += written.unchanged
-        if not detect:
+        # points stored before with the same value (an overlapping re-read) are not news
+        fresh = group[~written.unchanged_mask] if written.unchanged else group
+        if not detect or fresh.empty:
             return
 
-        detected = self._detect_new(channel_id, group)
+        detected = self._detect_new(channel_id, fresh)
         if written.corrected_ts:
             detected += self.detect_range(
                 channel_id, min(written.corrected_ts), max(written.corrected_ts)
@@ -254,6 +261,8 @@ class Pipeline:
             views = [queries.get_anomaly(session, i) for i in ids]
         if self.index_anomalies is not None and views:
             self.index_anomalies(views)
+        if self.incidents is not None and ids:
+            self.incidents.record([int(i) for i in ids])
         return new, len(written) - new
 
     def channel_ids(self) -> list[int]:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from ingestion.errors import IngestionError
 from ingestion.pipeline import ChannelSpec, IngestReport, Pipeline
 from store import repository
 from store.models import Checkpoint, Event
@@ -23,12 +25,16 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Batch:
-    """Points (ts UTC, channel, value) of one satellite, with context events."""
+    """Points (ts UTC, channel, value) of one satellite, with context events.
+
+    `rejected` counts the points the source received but could not use (NaN, non-numeric).
+    """
 
     satellite: str
     points: pd.DataFrame
     events: list[Event] = field(default_factory=list)
     specs: dict[str, ChannelSpec] = field(default_factory=dict)
+    rejected: int = 0
 
 
 class Source(Protocol):
@@ -36,22 +42,45 @@ class Source(Protocol):
 
     name: str
 
-    def poll(self, since: datetime | None, now: datetime) -> list[Batch]:
+    def poll(self, since: datetime | None, now: datetime) -> Iterable[Batch]:
         """Batches with points after `since` (None: first poll) up to `now`."""
+        ...
+
+
+@runtime_checkable
+class CheckpointedSource(Protocol):
+    """A source that resumes each of its series from that series' own checkpoint.
+
+    The checkpoints map `satellite/channel` to the last stored timestamp, as the pipeline
+    writes them with the points; batches may be produced lazily, chunk by chunk.
+    """
+
+    name: str
+
+    def poll_from(self, checkpoints: Mapping[str, datetime], now: datetime) -> Iterable[Batch]:
+        """Batches of every series after its checkpoint up to `now`."""
         ...
 
 
 @dataclass
 class SourceStatus:
-    """What the worker knows about one source, shown by /health."""
+    """What the worker knows about one source, shown by /health and /metrics."""
 
     name: str
+    interval_s: float = 5.0
     last_poll: datetime | None = None
     last_ts: datetime | None = None
     points: int = 0
+    rejected: int = 0
     anomalies: int = 0
     polls: int = 0
+    errors: int = 0
     last_error: str | None = None
+    last_error_at: datetime | None = None
+
+    def lag_s(self, now: datetime) -> float | None:
+        """Seconds between `now` and the newest point delivered, if any."""
+        return None if self.last_ts is None else (now - self.last_ts).total_seconds()
 
 
 class SimulatorSource:
@@ -96,7 +125,11 @@ def simulator_source(
 
 
 class Worker:
-    """Runs every source in a background thread; one failing source does not stop others."""
+    """Polls every source on its own schedule, each in its own thread.
+
+    A source's `interval_s` attribute, when it has one, overrides the default interval.
+    One failing source does not stop the others: its error is counted, logged and shown.
+    """
 
     def __init__(
         self,
@@ -109,61 +142,101 @@ class Worker:
         self.sources = sources
         self.interval_s = interval_s
         self.clock = clock
-        self.status = {source.name: SourceStatus(source.name) for source in sources}
+        self.status = {
+            source.name: SourceStatus(source.name, getattr(source, "interval_s", interval_s))
+            for source in sources
+        }
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        """Start polling in a daemon thread."""
-        if self._thread is not None or not self.sources:
+        """Start one daemon thread per source."""
+        if self._threads or not self.sources:
             return
-        self._thread = threading.Thread(target=self._run, name="imon-worker", daemon=True)
-        self._thread.start()
-        logger.info("worker started with sources: %s", ", ".join(self.status))
+        self._stop.clear()
+        for source in self.sources:
+            thread = threading.Thread(
+                target=self._run, args=(source,), name=f"imon-worker:{source.name}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        logger.info(
+            "worker started with sources: %s",
+            ", ".join(f"{s.name} every {s.interval_s:g} s" for s in self.status.values()),
+        )
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Ask the loop to stop and wait for it."""
+        """Ask the loops to stop, wait for them, close sources that hold connections."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
+        for source in self.sources:
+            close = getattr(source, "close", None)
+            if callable(close):
+                close()
 
-    def _run(self) -> None:
+    def _run(self, source: Any) -> None:
+        status = self.status[source.name]
         while not self._stop.is_set():
             started = time.monotonic()
-            self.run_once()
-            self._stop.wait(max(0.0, self.interval_s - (time.monotonic() - started)))
+            try:
+                self.poll_source(source)
+            except Exception as error:  # counted and shown, and the loop goes on
+                self._record_error(status, error)
+                logger.exception("source %s failed unexpectedly", source.name)
+            self._stop.wait(max(0.0, status.interval_s - (time.monotonic() - started)))
 
     def run_once(self) -> list[IngestReport]:
-        """Poll every source once; errors are recorded per source and logged."""
+        """Poll every source once, one after the other; errors are recorded per source."""
         reports = []
         for source in self.sources:
-            status = self.status[source.name]
-            try:
-                reports += self._poll(source, status)
-                status.last_error = None
-            except (OSError, ValueError, RuntimeError) as error:
-                status.last_error = f"{type(error).__name__}: {error}"
-                logger.error("source %s failed: %s", source.name, status.last_error)
+            reports += self.poll_source(source)
         return reports
+
+    def poll_source(self, source: Any) -> list[IngestReport]:
+        """Poll one source; expected failures are recorded in its status, not raised."""
+        status = self.status[source.name]
+        try:
+            reports = self._poll(source, status)
+        except (OSError, ValueError, RuntimeError, IngestionError, SQLAlchemyError) as error:
+            self._record_error(status, error)
+            logger.error("source %s failed: %s", source.name, status.last_error)
+            return []
+        status.last_error = None
+        return reports
+
+    def _record_error(self, status: SourceStatus, error: BaseException) -> None:
+        status.errors += 1
+        status.last_error = f"{type(error).__name__}: {error}"
+        status.last_error_at = self.clock()
 
     def _poll(self, source: Any, status: SourceStatus) -> list[IngestReport]:
         now = self.clock()
-        batches = source.poll(status.last_ts or self._checkpoint(source), now)
         status.last_poll = now
         status.polls += 1
+        if isinstance(source, CheckpointedSource):
+            checkpoints = self._checkpoints(source)
+            if status.last_ts is None and checkpoints:
+                status.last_ts = max(checkpoints.values())
+            batches = source.poll_from(checkpoints, now)
+        else:
+            batches = source.poll(status.last_ts or self._checkpoint(source), now)
         reports = []
         for batch in batches:
-            if batch.points.empty:
-                continue
-            report = self.pipeline.ingest(
-                batch.satellite, batch.points, source=source.name, specs=batch.specs
-            )
+            status.rejected += batch.rejected
+            if not batch.points.empty:
+                report = self.pipeline.ingest(
+                    batch.satellite, batch.points, source=source.name, specs=batch.specs
+                )
+                status.points += report.inserted
+                status.anomalies += report.anomalies_new
+                last_ts = batch.points["ts"].max().to_pydatetime()
+                status.last_ts = max(last_ts, status.last_ts) if status.last_ts else last_ts
+                reports.append(report)
             self._store_events(batch)
-            status.points += report.inserted
-            status.anomalies += report.anomalies_new
-            status.last_ts = batch.points["ts"].max().to_pydatetime()
-            reports.append(report)
+            if self._stop.is_set():
+                break
         return reports
 
     def _checkpoint(self, source: Any) -> datetime | None:
@@ -171,6 +244,13 @@ class Worker:
             return session.scalar(
                 select(func.max(Checkpoint.last_ts)).where(Checkpoint.source == source.name)
             )
+
+    def _checkpoints(self, source: Any) -> dict[str, datetime]:
+        with Session(self.pipeline.engine) as session:
+            found = session.scalars(
+                select(Checkpoint).where(Checkpoint.source == source.name)
+            ).all()
+        return {item.channel: item.last_ts for item in found}
 
     def _store_events(self, batch: Batch) -> None:
         if not batch.events:

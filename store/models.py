@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import field_validator
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -93,5 +94,46 @@ class Conversation(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     updated_at: datetime = Field(
+        default_factory=utc_now, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
+ANNOTATION_LABELS = ("confirmed", "false_positive", "expected")
+MAX_ANNOTATION_TEXT = 4000
+MAX_ANNOTATION_AUTHOR = 200
+
+
+class AnnotationBase(SQLModel):
+    author: str = Field(min_length=1, max_length=MAX_ANNOTATION_AUTHOR)
+    text: str = Field(default="", max_length=MAX_ANNOTATION_TEXT)
+    label: str | None = Field(default=None, max_length=20)
+
+
+class AnnotationCreate(AnnotationBase):
+    """What an operator sends: who, what, and optionally a label for the anomaly."""
+
+    label: Literal["confirmed", "false_positive", "expected"] | None = None
+
+    @field_validator("author")
+    @classmethod
+    def _author_not_blank(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("author is blank: give the operator's name or e-mail")
+        return value
+
+
+class AnnotationPublic(AnnotationBase):
+    id: int
+    anomaly_id: int
+    created_at: datetime
+
+
+class Annotation(AnnotationBase, table=True):
+    """Operator feedback on an anomaly; a label also sets the anomaly's status."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    anomaly_id: int = Field(foreign_key="anomaly.id", index=True)
+    created_at: datetime = Field(
         default_factory=utc_now, sa_column=Column(UTCDateTime(), nullable=False)
     )

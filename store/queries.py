@@ -234,3 +234,23 @@ def list_events(
             .order_by(col(Event.ts))
         ).all()
     )
+
+
+def channels_of_metric(session: Session, metric: str) -> list[tuple[int, str, str]]:
+    """(channel id, satellite, channel name) of channels named `metric` or `metric{...}`."""
+    query = (
+        sa_select(col(Channel.id), col(Satellite.name), col(Channel.name))
+        .join(Satellite, col(Satellite.id) == col(Channel.satellite_id))
+        .where(
+            (col(Channel.name) == metric)
+            | col(Channel.name).startswith(metric + "{", autoescape=True)
+        )
+        .order_by(col(Satellite.name), col(Channel.name))
+    )
+    rows: list[Any] = list(session.execute(query).all())
+    return [(int(i), str(s), str(n)) for i, s, n in rows]
+
+
+def channel_names(session: Session) -> list[str]:
+    """Distinct channel names over all satellites."""
+    return [str(n) for n in session.scalars(sa_select(col(Channel.name)).distinct()).all()]

@@ -29,6 +29,7 @@ class PointWriteResult:
     corrected: int = 0
     unchanged: int = 0
     corrected_ts: list[datetime] = field(default_factory=list)
+    unchanged_mask: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ def write_points(
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
 
     existing = _existing_values(session, channel_id, frame["ts"].min(), frame["ts"].max())
+    result.unchanged_mask = np.zeros(len(frame), dtype=bool)
     if existing.empty:
         new = frame
         changed = frame.iloc[0:0]
@@ -110,6 +112,7 @@ def write_points(
         is_changed = ~np.isclose(known["value"], known["value_old"], rtol=0.0, atol=0.0)
         changed = known.loc[is_changed, ["ts", "value"]]
         result.unchanged = int((~is_changed).sum())
+        result.unchanged_mask[np.flatnonzero(~is_new.to_numpy())[~is_changed]] = True
 
     new_rows = [
         {"channel_id": channel_id, "ts": t, "value": float(v)}

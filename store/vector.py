@@ -15,6 +15,8 @@ from store.queries import AnomalyView
 logger = logging.getLogger(__name__)
 
 COLLECTION = "anomalies"
+NOTES_COLLECTION = "annotations"
+KNOWLEDGE_COLLECTION = "knowledge"
 EMBED_BATCH = 64
 
 
@@ -84,24 +86,81 @@ class SimilarAnomaly:
     metadata: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class NoteDoc:
+    """An operator annotation to index, with the anomaly it is about."""
+
+    annotation_id: int
+    anomaly: AnomalyView
+    author: str
+    label: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class NoteHit:
+    """A hit of a search among operator annotations."""
+
+    annotation_id: int
+    anomaly_id: int
+    distance: float
+
+
+@dataclass(frozen=True)
+class KnowledgeHit:
+    """A knowledge passage found by a search."""
+
+    passage_id: str
+    text: str
+    source: str
+    heading: str
+    distance: float
+
+
+def _client(path: Path) -> Any:
+    import chromadb
+    from chromadb.config import Settings
+
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=Settings(anonymized_telemetry=False))
+
+
+def _collection(client: Any, name: str) -> Any:
+    return client.get_or_create_collection(
+        name, embedding_function=None, metadata={"hnsw:space": "cosine"}
+    )
+
+
+def _rows(result: Any) -> list[tuple[str, str, float, dict[str, Any]]]:
+    return [
+        (str(ident), doc or "", float(distance), dict(meta or {}))
+        for ident, doc, distance, meta in zip(
+            result["ids"][0],
+            (result["documents"] or [[]])[0],
+            (result["distances"] or [[]])[0],
+            (result["metadatas"] or [[]])[0],
+            strict=True,
+        )
+    ]
+
+
+def describe_note(note: NoteDoc) -> str:
+    """The embedded text of an annotation: the anomaly's description and the operator's note."""
+    label = f" as {note.label.replace('_', ' ')}" if note.label else ""
+    return f"{describe_anomaly(note.anomaly)}. Operator marked it{label}: {note.text}"
+
+
 class AnomalyIndex:
-    """Anomaly descriptions in a Chroma collection on disk under IMON_HOME."""
+    """Anomaly descriptions and operator annotations in Chroma on disk under IMON_HOME."""
 
     def __init__(self, path: Path, embedder: Embedder) -> None:
-        import chromadb
-        from chromadb.config import Settings
-
-        path.mkdir(parents=True, exist_ok=True)
-        self._client = chromadb.PersistentClient(
-            path=str(path), settings=Settings(anonymized_telemetry=False)
-        )
+        self._client = _client(path)
         self._embedder = embedder
         self._collection = self._open()
+        self._notes = _collection(self._client, NOTES_COLLECTION)
 
     def _open(self) -> Any:
-        return self._client.get_or_create_collection(
-            COLLECTION, embedding_function=None, metadata={"hnsw:space": "cosine"}
-        )
+        return _collection(self._client, COLLECTION)
 
     def upsert(self, anomalies: Sequence[AnomalyView], tenant: str = "default") -> int:
         """Index (or re-index) anomalies; returns how many were written."""
@@ -159,7 +218,103 @@ class AnomalyIndex:
         """How many anomalies are indexed."""
         return int(self._collection.count())
 
+    def upsert_notes(self, notes: Sequence[NoteDoc], tenant: str = "default") -> int:
+        """Index (or re-index) operator annotations; returns how many were written."""
+        if not notes:
+            return 0
+        texts = [describe_note(n) for n in notes]
+        self._notes.upsert(
+            ids=[str(n.annotation_id) for n in notes],
+            embeddings=self._embedder.embed(texts),
+            documents=texts,
+            metadatas=[
+                {
+                    "tenant": tenant,
+                    "anomaly_id": n.anomaly.id,
+                    "label": n.label or "",
+                    "channel": n.anomaly.channel,
+                }
+                for n in notes
+            ],
+        )
+        return len(notes)
+
+    def similar_notes(self, text: str, limit: int = 5, tenant: str = "default") -> list[NoteHit]:
+        """Annotations whose anomaly and note are nearest to `text`."""
+        total = self._notes.count()
+        if total == 0:
+            return []
+        result = self._notes.query(
+            query_embeddings=self._embedder.embed([text]),
+            n_results=min(limit, total),
+            where={"tenant": tenant},
+        )
+        return [
+            NoteHit(int(ident), int(meta["anomaly_id"]), distance)
+            for ident, _doc, distance, meta in _rows(result)
+        ]
+
+    def count_notes(self) -> int:
+        """How many annotations are indexed."""
+        return int(self._notes.count())
+
     def reset(self) -> None:
-        """Drop every entry; used before a rebuild from SQL."""
+        """Drop every anomaly and annotation entry; used before a rebuild from SQL."""
         self._client.delete_collection(COLLECTION)
+        self._client.delete_collection(NOTES_COLLECTION)
         self._collection = self._open()
+        self._notes = _collection(self._client, NOTES_COLLECTION)
+
+
+class KnowledgeIndex:
+    """Passages of operator documents (manuals, procedures) in the `knowledge` collection.
+
+    Not derived from SQL: `imon reindex` leaves it alone.
+    """
+
+    def __init__(self, path: Path, embedder: Embedder) -> None:
+        self._client = _client(path)
+        self._embedder = embedder
+        self._collection = _collection(self._client, KNOWLEDGE_COLLECTION)
+
+    def replace_source(self, source: str, passages: Sequence[tuple[str, str]]) -> int:
+        """Replace the passages of document `source` by (heading, text) pairs; returns count."""
+        self._collection.delete(where={"source": source})
+        if not passages:
+            return 0
+        embedded = [f"{heading}\n{text}" if heading else text for heading, text in passages]
+        self._collection.add(
+            ids=[f"{source}#{n}" for n in range(len(passages))],
+            embeddings=self._embedder.embed(embedded),
+            documents=[text for _heading, text in passages],
+            metadatas=[
+                {"source": source, "heading": heading, "position": n}
+                for n, (heading, _text) in enumerate(passages)
+            ],
+        )
+        return len(passages)
+
+    def search(self, text: str, limit: int = 3) -> list[KnowledgeHit]:
+        """Passages nearest to `text`, nearest first."""
+        total = self._collection.count()
+        if total == 0:
+            return []
+        result = self._collection.query(
+            query_embeddings=self._embedder.embed([text]), n_results=min(limit, total)
+        )
+        return [
+            KnowledgeHit(ident, doc, str(meta.get("source", "")), str(meta.get("heading", "")), d)
+            for ident, doc, d, meta in _rows(result)
+        ]
+
+    def sources(self) -> dict[str, int]:
+        """Document names and how many passages each has."""
+        counts: dict[str, int] = {}
+        for meta in self._collection.get(include=["metadatas"])["metadatas"] or []:
+            name = str((meta or {}).get("source", ""))
+            counts[name] = counts.get(name, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def count(self) -> int:
+        """How many passages are indexed."""
+        return int(self._collection.count())

@@ -7,6 +7,7 @@ from fastapi import APIRouter, HTTPException
 from agent import ask as ask_agent
 from agent.errors import AgentError
 from agent.schema import AskRequest, AskResult
+from app.agent_mode import llm_config
 from app.deps import ServicesDep
 
 router = APIRouter(tags=["ask"])
@@ -22,6 +23,11 @@ def ask(body: AskRequest, services: ServicesDep) -> AskResult:
             f"{services.settings.max_question_chars}",
         )
     try:
-        return ask_agent(services.tool_context(), body.question, body.conversation_id)
+        return ask_agent(
+            services.tool_context(),
+            body.question,
+            body.conversation_id,
+            llm=llm_config(services.settings),
+        )
     except AgentError as error:
         raise HTTPException(400, detail=str(error)) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -18,6 +19,7 @@ router = APIRouter(tags=["health"])
 def health(services: ServicesDep, session: SessionDep) -> dict[str, Any]:
     """Liveness plus counts and per-source worker state."""
     worker = services.worker
+    now = datetime.now(UTC)
     sources = []
     if worker is not None:
         for status in worker.status.values():
@@ -25,9 +27,14 @@ def health(services: ServicesDep, session: SessionDep) -> dict[str, Any]:
                 {
                     "name": status.name,
                     "polls": status.polls,
+                    "interval_s": status.interval_s,
                     "points": status.points,
+                    "rejected": status.rejected,
                     "anomalies": status.anomalies,
+                    "errors": status.errors,
+                    "last_poll": iso_z(status.last_poll) if status.last_poll else None,
                     "last_ts": iso_z(status.last_ts) if status.last_ts else None,
+                    "lag_s": status.lag_s(now),
                     "last_error": status.last_error,
                 }
             )

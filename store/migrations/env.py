@@ -6,6 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import store.models  # noqa: F401  (registers the tables)
+import store.notifications_models  # noqa: F401  (registers the notification tables)
 
 target_metadata = SQLModel.metadata
 connection = context.config.attributes.get("connection")

@@ -1,0 +1,104 @@
+"""`imon events …` and `imon knowledge …`: context for explanations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from app.runtime import Services, build_services, configure_logging
+from app.settings import load_settings
+from store.errors import HomeLockedError
+
+events_cli = typer.Typer(help="Context events: telecommands, manoeuvres, eclipses.")
+knowledge_cli = typer.Typer(help="Operator documents used by explanations.")
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _open() -> Services:
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    try:
+        return build_services(settings)
+    except HomeLockedError as error:
+        err_console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+
+
+@events_cli.command("add")
+def add_events(
+    path: Annotated[Path, typer.Argument(help="CSV (columns ts,kind,text) or JSON list.")],
+    satellite: Annotated[str, typer.Option(help="Satellite of events that do not name one.")],
+) -> None:
+    """Store context events from a file; bad rows are reported by index and field."""
+    from sqlmodel import Session
+
+    from ingestion.errors import TelemetryFileError
+    from ingestion.event_files import read_event_file, validate_events
+    from store.events import store_events
+
+    try:
+        rows = read_event_file(path)
+    except TelemetryFileError as error:
+        err_console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    checked = validate_events(rows, satellite=satellite)
+    for bad in checked.errors[:20]:
+        err_console.print(f"  item {bad['index']}, field {bad['field']!r}: {bad['reason']}")
+    services = _open()
+    try:
+        with Session(services.engine) as session:
+            stored, duplicates = store_events(session, checked.events)
+            session.commit()
+    finally:
+        services.close()
+    console.print(
+        f"{stored} events stored, {duplicates} already stored, {len(checked.errors)} rejected"
+    )
+    if checked.errors and not checked.events:
+        raise typer.Exit(1)
+
+
+@knowledge_cli.command("add")
+def add_knowledge(
+    paths: Annotated[list[Path], typer.Argument(help="Markdown or text files.")],
+) -> None:
+    """Split documents into passages and embed them; re-adding a file replaces it."""
+    from store.knowledge import KnowledgeFileError, read_document, split_passages
+
+    try:
+        documents = [(p.name, split_passages(read_document(p))) for p in paths]
+    except KnowledgeFileError as error:
+        err_console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    services = _open()
+    try:
+        if services.knowledge is None:
+            err_console.print("the index is switched off (IMON_INDEX=0)")
+            raise typer.Exit(1)
+        for name, passages in documents:
+            written = services.knowledge.replace_source(name, passages)
+            console.print(f"{name}: {written} passages")
+    finally:
+        services.close()
+
+
+@knowledge_cli.command("list")
+def list_knowledge() -> None:
+    """Documents in the knowledge index and their passage counts."""
+    services = _open()
+    try:
+        if services.knowledge is None:
+            err_console.print("the index is switched off (IMON_INDEX=0)")
+            raise typer.Exit(1)
+        sources = services.knowledge.sources()
+    finally:
+        services.close()
+    table = Table("document", "passages")
+    for name, count in sources.items():
+        table.add_row(name, str(count))
+    console.print(table)

@@ -1,0 +1,58 @@
+"""POST, GET and DELETE /subscriptions: who hears about incidents, and how."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Response
+
+from app.deps import SessionDep
+from app.notifications.schemas import SubscriptionCreate, SubscriptionOut
+from app.notifications.signing import new_secret
+from store import notifications
+from store.errors import NotFoundError
+from store.notifications_models import Subscription
+from store.types import utc_now
+
+router = APIRouter(tags=["notifications"])
+
+
+@router.post("/subscriptions", response_model=SubscriptionOut, status_code=201)
+def create_subscription(body: SubscriptionCreate, session: SessionDep) -> SubscriptionOut:
+    """Subscribe; a webhook's secret is in this answer only (generated when not given)."""
+    satellite_id = None
+    if body.satellite is not None:
+        try:
+            satellite_id = notifications.find_satellite(session, body.tenant, body.satellite).id
+        except NotFoundError as error:
+            raise HTTPException(422, detail=f"satellite: {error}") from None
+    secret = (body.secret or new_secret()) if body.kind == "webhook" else None
+    item = notifications.add_subscription(
+        session,
+        Subscription(
+            tenant=body.tenant,
+            satellite_id=satellite_id,
+            kind=body.kind,
+            target=body.target,
+            secret=secret,
+            min_severity=body.min_severity,
+            digest_s=body.digest_s,
+        ),
+    )
+    session.commit()
+    return SubscriptionOut.of(item, show_secret=True)
+
+
+@router.get("/subscriptions", response_model=list[SubscriptionOut])
+def list_subscriptions(session: SessionDep, tenant: str | None = None) -> list[SubscriptionOut]:
+    """Subscriptions of a tenant (or all); secrets are not shown."""
+    return [SubscriptionOut.of(s) for s in notifications.list_subscriptions(session, tenant)]
+
+
+@router.delete("/subscriptions/{subscription_id}", status_code=204, response_class=Response)
+def delete_subscription(subscription_id: int, session: SessionDep) -> Response:
+    """Unsubscribe; undelivered messages of the subscription are dead-lettered."""
+    try:
+        notifications.delete_subscription(session, subscription_id, utc_now())
+    except NotFoundError as error:
+        raise HTTPException(404, detail=str(error)) from None
+    session.commit()
+    return Response(status_code=204)

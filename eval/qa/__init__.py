@@ -1,0 +1,1 @@
+"""Question-answering evaluation of the offline planner over a fixed store."""

@@ -1,0 +1,71 @@
+"""Smoke run of the evaluation runner and report on two short series."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from eval.__main__ import main
+from eval.report import to_markdown
+from eval.runner import benchmark_rows, resolve_benchmarks, run_eval
+
+
+def _num(value: object) -> float:
+    assert isinstance(value, int | float)
+    return float(value)
+
+
+SERIES = ("artificialWithAnomaly/art_daily_jumpsup", "nile")
+
+
+@pytest.fixture(scope="module")
+def results(shared_data: Path) -> dict[str, object]:
+    return run_eval(shared_data, ["nab", "tcpd"], processes=1, series_ids=SERIES)
+
+
+def test_every_method_is_scored_on_both_benchmarks(results: dict[str, object]) -> None:
+    nab = {r["method"]: r for r in benchmark_rows(results, "nab")}
+    tcpd = {r["method"]: r for r in benchmark_rows(results, "tcpd")}
+    expected = {"project", "rolling z-score", "MP discord (batch top-1)", "never fires"}
+    assert expected <= set(nab) and expected <= set(tcpd)
+    assert nab["never fires"]["standard"] == pytest.approx(0.0)
+    for row in nab.values():
+        for profile in ("standard", "reward_low_FP_rate", "reward_low_FN_rate"):
+            assert -1000 <= _num(row[profile]) <= 100
+    for row in tcpd.values():
+        assert 0 <= _num(row["f1"]) <= 1 and 0 <= _num(row["cover"]) <= 1
+
+
+def test_report_has_one_table_per_benchmark_and_anchors(results: dict[str, object]) -> None:
+    text = to_markdown(results)
+    assert "## NAB" in text and "## TCPD" in text and "## SMAP" not in text
+    assert "| project |" in text and "ARTime" in text and "0.718" in text
+    assert not any(math.isnan(_num(r["f1"])) for r in benchmark_rows(results, "tcpd"))
+
+
+def test_dataset_aliases_and_unknown_names() -> None:
+    assert resolve_benchmarks(["smap_msl", "ucr"]) == ("smap", "msl", "ucr")
+    with pytest.raises(ValueError, match="unknown dataset 'kdd'"):
+        resolve_benchmarks(["kdd"])
+
+
+def test_cli_writes_the_report(shared_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "R.md"
+    code = main(
+        [
+            "run",
+            "--data",
+            str(shared_data),
+            "--dataset",
+            "tcpd",
+            "--limit",
+            "2",
+            "--processes",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0 and "## TCPD" in out.read_text()
