@@ -20,6 +20,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet $(TORCH)
 	$(BIN)/pip install --quiet -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/imon warm
 	touch $(STAMP)
 
 run: install
@@ -45,6 +46,7 @@ test: lint typecheck pytest
 eval: install
 	$(BIN)/imon eval run
 	$(BIN)/imon eval qa
+	$(BIN)/imon eval forecast
 
 # Re-resolve the lock file from pyproject.toml's ranges (needs the package index).
 lock:

@@ -99,6 +99,17 @@ INTENT_WORDS: dict[str, dict[str, float]] = {
         some=(2, "fresh stale ok okay fine working fonctionne frais"),
         weak=(1, "right currently actuellement maintenant moment"),
     ),
+    "forecast": _weights(
+        strong=(4, "forecast forecasts predict prediction projection extrapolate prevision"),
+        some=(2, "will prevoir"),
+        move=(1.5, "fall drop exceed cross dip tomber descendre depasser atteindra"),
+        weak=(1, "below above under rate heading sous dessus rythme"),
+    ),
+    "model": _weights(
+        strong=(5, "configured configuration trained training retrained parametrized"),
+        strong_fr=(5, "configure configuree entraine entrainement parametres"),
+        some=(2, "model models modele parameters"),
+    ),
     "plot": _weights(
         strong=(4, "plot plots graph chart figure courbe graphique tracer trace"),
         weak=(1, "draw visualise visualize afficher dessine"),
@@ -107,6 +118,8 @@ INTENT_WORDS: dict[str, dict[str, float]] = {
 #: On equal scores the intent listed first wins.
 PRIORITY = (
     "plot",
+    "forecast",
+    "model",
     "explain",
     "state",
     "count",

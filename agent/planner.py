@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from agent import catalog, compose, handlers, handlers_more
+from agent import catalog, compose, handlers, handlers_models, handlers_more
 from agent.catalog import CatalogEntry
 from agent.context import ToolContext
 from agent.errors import AgentError
@@ -130,6 +130,8 @@ HANDLERS: dict[str, Callable[[Run, Reading, dict[str, Any]], str]] = {
     "ranking": handlers_more.ranking,
     "state": handlers_more.satellite_state,
     "plot": handlers_more.plot,
+    "model": handlers_models.model_info,
+    "forecast": handlers_models.forecast_crossing,
 }
 
 

@@ -80,4 +80,8 @@ def tool_summary(tool: str, result: Any) -> str:
         return f"{len(result['ongoing'])} ongoing anomalies, {len(result['channels'])} channels"
     if tool == "plot":
         return str(result["url"])
+    if tool == "channel_model":
+        return f"version {result['version']}" if result["trained"] else "no trained model"
+    if tool == "forecast":
+        return f"{len(result['forecast'])} steps to {result['horizon_end']}"
     return "done"

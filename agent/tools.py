@@ -21,6 +21,7 @@ from agent.tools_lookup import (
     list_channels,
     resolve_period,
 )
+from agent.tools_models import channel_model, forecast
 from agent.tools_state import satellite_state
 
 TOOLS: dict[str, Callable[..., Any]] = {
@@ -36,15 +37,19 @@ TOOLS: dict[str, Callable[..., Any]] = {
         find_events,
         satellite_state,
         plot,
+        channel_model,
+        forecast,
     )
 }
 
 __all__ = [
     "TOOLS",
+    "channel_model",
     "channel_summary",
     "detect",
     "explain",
     "find_events",
+    "forecast",
     "get_anomaly",
     "list_anomalies",
     "list_channels",

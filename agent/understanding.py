@@ -67,6 +67,7 @@ class Reading:
     follow_up: bool = False
     unknown_words: list[str] = field(default_factory=list)
     words: list[str] = field(default_factory=list)
+    question: str = ""
 
     @property
     def has_slots(self) -> bool:
@@ -113,6 +114,7 @@ def read(question: str, entries: Sequence[CatalogEntry], satellites: Sequence[st
         follow_up=bool(_FOLLOW_UP.match(fold(text))),
         unknown_words=[w for w in content if w not in used and not _is_known_word(w)],
         words=words,
+        question=text,
     )
 
 

@@ -15,8 +15,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from app.auth import client_headers
+from app.cli_backfill import backfill
 from app.cli_context import events_cli, knowledge_cli
 from app.cli_eval import eval_cli
+from app.cli_keys import keys_cli
+from app.cli_models import limits_cli, report, train
 from app.runtime import Services, build_services, configure_logging
 from app.settings import Settings, load_settings
 from store.errors import HomeLockedError
@@ -26,6 +30,7 @@ cli = typer.Typer(
     help="Intelligent Monitoring: satellite telemetry anomalies.", no_args_is_help=True
 )
 console = Console()
+cli.command()(backfill)
 err_console = Console(stderr=True)
 
 
@@ -33,6 +38,19 @@ def _settings() -> Settings:
     settings = load_settings()
     configure_logging(settings.log_level)
     return settings
+
+
+def _check_satellite(name: str) -> str:
+    """The satellite name, refused when blank, over-long or holding control characters."""
+    from ingestion.push import has_control_characters
+
+    stripped = name.strip()
+    if not stripped or len(stripped) > 200 or has_control_characters(stripped):
+        err_console.print(
+            f"[red]error:[/red] --satellite {name!r}: expected 1 to 200 printable characters"
+        )
+        raise typer.Exit(2)
+    return stripped
 
 
 def _open(settings: Settings, with_worker: bool = False) -> Services:
@@ -117,6 +135,7 @@ def ingest(
     from ingestion.files import read_telemetry
 
     settings = _settings()
+    satellite = _check_satellite(satellite)
     try:
         parsed = read_telemetry(
             path,
@@ -140,12 +159,16 @@ def ingest(
         )
     finally:
         services.close()
+    stored_any = report.inserted + report.corrected + report.unchanged > 0
     console.print(
         f"{satellite}: {report.inserted} points stored, {report.corrected} corrected, "
         f"{report.unchanged} unchanged, {parsed.error_count} rejected, channels "
         f"{', '.join(report.channels)}; anomalies: {report.anomalies_new} new, "
         f"{report.anomalies_updated} updated"
     )
+    if not stored_any:
+        err_console.print("[red]error:[/red] no valid point in the file; nothing was stored")
+        raise typer.Exit(1)
 
 
 @cli.command()
@@ -179,6 +202,7 @@ def replay(
             cadence=cadence,
             tz=tz,
             columns=_columns(column),
+            headers=client_headers(settings),
         )
     except ReplayError as error:
         err_console.print(f"[red]error:[/red] {error}")
@@ -199,7 +223,9 @@ def ask(
     settings = _settings()
     payload = {"question": question, "conversation_id": conversation}
     try:
-        response = httpx.post(f"{settings.url}/ask", json=payload, timeout=60)
+        response = httpx.post(
+            f"{settings.url}/ask", json=payload, headers=client_headers(settings), timeout=60
+        )
         if response.status_code >= 400:
             err_console.print(f"[red]error {response.status_code}:[/red] {response.text}")
             raise typer.Exit(2)
@@ -221,7 +247,7 @@ def _ask_locally(settings: Settings, question: str, conversation: str | None) ->
     services = _open(settings)
     try:
         answer = ask_agent(
-            services.tool_context(),
+            services.tool_context("default"),
             request.question,
             request.conversation_id,
             llm=llm_config(settings),
@@ -289,11 +315,26 @@ def detect(
 
 
 @cli.command()
+def warm() -> None:
+    """Compile the detectors' numba kernels into NUMBA_CACHE_DIR, so starts are fast."""
+    import numpy as np
+
+    from detection import detect_series, enable_compile_cache
+
+    enable_compile_cache()
+    steps = np.arange(3000, dtype=np.int64) * 60_000_000_000
+    values = np.sin(np.arange(3000) / 20.0) + np.random.default_rng(0).normal(0, 0.1, 3000)
+    found = detect_series(steps, values)
+    console.print(f"detector kernels compiled and cached ({len(found)} test anomalies)")
+
+
+@cli.command()
 def reindex() -> None:
     """Rebuild the vector index from the SQL store."""
     from sqlmodel import Session
 
     from store import queries
+    from store.vector import index_by_tenant
 
     settings = _settings()
     services = _open(settings)
@@ -308,7 +349,7 @@ def reindex() -> None:
                 page, _total = queries.list_anomalies(session, limit=1000, offset=offset)
                 if not page:
                     break
-                written += services.index.upsert(page)
+                written += index_by_tenant(services.index, services.engine, page)
                 offset += len(page)
             notes = _reindex_notes(session, services.index)
     finally:
@@ -317,11 +358,19 @@ def reindex() -> None:
 
 
 def _reindex_notes(session: Any, index: Any) -> int:
+    """Re-embed every annotation under the tenant that owns its satellite."""
     from store.annotations import all_annotations, note_docs
+    from store.queries import tenants_of_channels
 
     written, offset = 0, 0
     while page := all_annotations(session, limit=1000, offset=offset):
-        written += index.upsert_notes(note_docs(session, page))
+        docs = note_docs(session, page)
+        owners = tenants_of_channels(session, sorted({d.anomaly.channel_id for d in docs}))
+        by_tenant: dict[str, list[Any]] = {}
+        for doc in docs:
+            by_tenant.setdefault(owners.get(doc.anomaly.channel_id, "default"), []).append(doc)
+        for tenant, group in by_tenant.items():
+            written += index.upsert_notes(group, tenant=tenant)
         offset += len(page)
     return written
 
@@ -329,6 +378,10 @@ def _reindex_notes(session: Any, index: Any) -> int:
 cli.add_typer(events_cli, name="events")
 cli.add_typer(knowledge_cli, name="knowledge")
 cli.add_typer(eval_cli, name="eval")
+cli.add_typer(limits_cli, name="limits")
+cli.command()(train)
+cli.command()(report)
+cli.add_typer(keys_cli, name="keys")
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ The `eval` package is imported inside the commands only: the service never impor
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -42,8 +43,8 @@ def run_benchmarks(
     from eval.runner import run_eval
 
     results = run_eval(_data_dir(data), dataset, limit)
-    qa_section = _read_section(out)
-    out.write_text(to_markdown(results) + ("\n" + qa_section if qa_section else ""))
+    kept = _marked_sections(out)
+    out.write_text(to_markdown(results) + "".join("\n" + section for section in kept))
     console.print(f"written to {out}")
 
 
@@ -70,10 +71,23 @@ def run_qa(
     )
 
 
-def _read_section(path: Path) -> str:
+def _marked_sections(path: Path) -> list[str]:
+    """Sections between `<!-- name:begin -->` and `<!-- name:end -->` markers, kept verbatim."""
     if not path.exists():
-        return ""
+        return []
     text = path.read_text()
-    if QA_BEGIN not in text or QA_END not in text:
-        return ""
-    return QA_BEGIN + text.split(QA_BEGIN, 1)[1].split(QA_END, 1)[0] + QA_END + "\n"
+    pattern = re.compile(r"<!-- (\w+):begin -->.*?<!-- \1:end -->\n?", re.DOTALL)
+    return [match.group(0) for match in pattern.finditer(text)]
+
+
+@eval_cli.command("forecast")
+def run_forecast(
+    data: Annotated[Path | None, typer.Option(help="Folder with manifest.json.")] = None,
+    out: Annotated[Path, typer.Option(help="Report to update.")] = Path("eval/RESULTS.md"),
+) -> None:
+    """Backtest forecasts on the held-back ends of real series; update their section."""
+    from eval.forecast_backtest import insert_section, run_backtests, to_markdown
+
+    rows = run_backtests(_data_dir(data))
+    insert_section(out, to_markdown(rows))
+    console.print(f"{len(rows)} series backtested; written to {out}")

@@ -101,10 +101,12 @@ def anomaly_plot_url(view: AnomalyView) -> str:
     return plot_url(view.channel_id, iso_z(lower), iso_z(upper))
 
 
-def explanation_of(services: Services, anomaly_id: int) -> tuple[dict[str, Any] | None, str]:
+def explanation_of(
+    services: Services, tenant: str, anomaly_id: int
+) -> tuple[dict[str, Any] | None, str]:
     """The `explain` tool's result for an anomaly, or None and the reason it failed."""
     try:
-        return explain(services.tool_context(), anomaly_id), ""
+        return explain(services.tool_context(tenant), anomaly_id), ""
     except AgentError as error:
         logger.warning("no explanation for anomaly %d: %s", anomaly_id, error)
         return None, str(error)

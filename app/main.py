@@ -6,13 +6,17 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from app.auth import authenticate, ensure_dev_key
+from app.errors import install_error_handlers
+from app.limits import BodySizeLimit
 from app.metrics import build_metrics_registry
 from app.notifications.metrics import NotificationCollector
 from app.notifications.routes import ROUTERS as NOTIFICATION_ROUTERS
 from app.notifications.wiring import build_dispatcher
+from app.ratelimit import RateLimiter
 from app.routes import annotations as annotation_routes
 from app.routes import (
     anomalies,
@@ -26,6 +30,7 @@ from app.routes import (
     metrics,
     plots,
 )
+from app.routes import models as model_routes
 from app.runtime import Services, build_services
 from app.settings import Settings, load_settings
 
@@ -41,6 +46,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         owned = services is None
         live = services or build_services(settings, with_worker=settings.worker)
         app.state.services = live
+        ensure_dev_key(live.settings, live.engine)
+        app.state.limiter = RateLimiter(
+            {
+                "ask": live.settings.rate_ask_per_minute,
+                "ingest": live.settings.rate_ingest_per_minute,
+            }
+        )
         app.state.metrics = build_metrics_registry(live.worker)
         if owned and live.worker is not None:
             live.worker.start()
@@ -62,13 +74,18 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         version="0.1.0",
         description="Satellite telemetry anomalies, detected as data arrives, explained on ask.",
         lifespan=lifespan,
+        dependencies=[Depends(authenticate)],
+    )
+    app.add_middleware(
+        BodySizeLimit, limit=settings.max_body_bytes, exempt=("/api/v1/datapoints",)
     )
     for module in (health, ask, anomalies, channels, ingest, kairosdb, metrics):
         app.include_router(module.router)
-    for module in (annotation_routes, events, plots):
+    for module in (annotation_routes, events, plots, model_routes):
         app.include_router(module.router)
     for router in NOTIFICATION_ROUTERS:
         app.include_router(router)
     app.include_router(dashboard.router)
+    install_error_handlers(app)
     app.mount("/static", StaticFiles(packages=[("app", "static")]), name="static")
     return app

@@ -45,8 +45,12 @@ def replay_file(
     cadence: str | None = None,
     tz: str | None = None,
     columns: list[int | str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, int]:
-    """Send the points of `path` in time order, `speed` times faster than they were taken."""
+    """Send the points of `path` in time order, `speed` times faster than they were taken.
+
+    `headers` carry the API key (`app.auth.client_headers`).
+    """
     from ingestion.errors import TelemetryFileError
     from ingestion.files import read_telemetry
 
@@ -63,7 +67,7 @@ def replay_file(
     totals = {"sent": 0, "inserted": 0, "rejected": parsed.error_count, "anomalies_new": 0}
     wall_start = time.monotonic()
     data_start = points["ts"].iloc[0]
-    with httpx.Client(timeout=120) as client:
+    with httpx.Client(timeout=120, headers=headers) as client:
         for offset in range(0, len(points), batch):
             chunk = points.iloc[offset : offset + batch]
             if speed > 0:

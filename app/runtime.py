@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,14 @@ from app.settings import Settings
 from detection import DetectorConfig, enable_compile_cache
 from ingestion.kairosdb import kairosdb_source
 from ingestion.pipeline import Pipeline
+from ingestion.retention import purge_points
 from ingestion.sources import load_sources_file, resolve_sources_file
+from ingestion.training import model_configs
 from ingestion.worker import Worker, simulator_source
 from store.db import database_url, make_engine, migrate
 from store.lock import WriterLock
 from store.queries import AnomalyView
-from store.vector import AnomalyIndex, Embedder, KnowledgeIndex
+from store.vector import AnomalyIndex, Embedder, KnowledgeIndex, index_by_tenant
 
 logger = logging.getLogger(__name__)
 
@@ -49,14 +52,15 @@ class Services:
     knowledge: KnowledgeIndex | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
-    def tool_context(self) -> ToolContext:
-        """What the agent tools need, with the real clock."""
+    def tool_context(self, tenant: str) -> ToolContext:
+        """What the agent tools need for `tenant` (they see its satellites only)."""
         return ToolContext(
             engine=self.engine,
             index=self.index,
             knowledge=self.knowledge,
             detector_config=self.pipeline.config,
             now=lambda: datetime.now(UTC),
+            tenant=tenant,
         )
 
     def close(self) -> None:
@@ -80,10 +84,12 @@ def build_services(settings: Settings, *, with_worker: bool = False) -> Services
         embedder = Embedder()
         index = AnomalyIndex(home / "chroma", embedder) if settings.index else None
         knowledge = KnowledgeIndex(home / "chroma", embedder) if settings.index else None
+        base_config = DetectorConfig(window=settings.detector_window)
         pipeline = Pipeline(
             engine,
-            DetectorConfig(window=settings.detector_window),
-            index_anomalies=_indexer(index),
+            base_config,
+            index_anomalies=_indexer(index, engine),
+            config_for=model_configs(engine, base_config),
         )
     except Exception:
         lock.release()
@@ -105,7 +111,14 @@ def build_services(settings: Settings, *, with_worker: bool = False) -> Services
                 )
             )
         sources += configured
-        services.worker = Worker(pipeline, sources, interval_s=settings.worker_interval_s)
+        services.worker = Worker(
+            pipeline,
+            sources,
+            interval_s=settings.worker_interval_s,
+            gap_factor=settings.gap_factor or None,
+            maintenance=[_retention(engine, settings)] if settings.retention_days else [],
+            maintenance_interval_s=settings.retention_interval_s,
+        )
     return services
 
 
@@ -119,11 +132,20 @@ def configured_sources(configured: Path | None) -> list[Any]:
     return [kairosdb_source(config) for config in configs]
 
 
-def _indexer(index: AnomalyIndex | None) -> Any:
+def _retention(engine: Engine, settings: Settings) -> Callable[[datetime], int]:
+    margin = timedelta(seconds=settings.retention_margin_s)
+
+    def retention(now: datetime) -> int:
+        return purge_points(engine, now, settings.retention_days, margin)
+
+    return retention
+
+
+def _indexer(index: AnomalyIndex | None, engine: Engine) -> Any:
     if index is None:
         return None
 
     def write(views: list[AnomalyView]) -> None:
-        index.upsert(views)
+        index_by_tenant(index, engine, views)
 
     return write

@@ -67,6 +67,21 @@ class Settings(BaseSettings):
     sources_file: Path | None = Field(
         None, description="TOML file of polled sources; `sources.toml` in the cwd if present."
     )
+    gap_factor: float = Field(
+        5.0,
+        ge=0,
+        description="A feed quiet for this many median cadences (plus the poll interval) "
+        "opens a `gap` anomaly; 0 turns the check off.",
+    )
+    retention_days: float = Field(
+        0.0, ge=0, description="Raw points older than this are purged; 0 keeps everything."
+    )
+    retention_margin_s: float = Field(
+        21600.0, ge=0, description="Seconds of points kept on each side of every anomaly."
+    )
+    retention_interval_s: float = Field(
+        3600.0, gt=0, description="Seconds between retention runs in the worker."
+    )
     # notifications (app/notifications): incidents, outbox delivery, SMTP
     incident_quiet_s: float = Field(
         900.0, gt=0, description="Seconds of data time without anomaly that close an incident."
@@ -90,6 +105,29 @@ class Settings(BaseSettings):
     smtp_from: str = Field("imon@localhost", description="Sender address of e-mails.")
     smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
     log_level: str = Field("INFO", description="Logging level of server and worker.")
+    # per-channel models and reports (ingestion/training.py, app/reports.py)
+    model_versions_kept: int = Field(
+        5, ge=1, le=1000, description="Model versions kept per channel (the newest)."
+    )
+    report_retention_days: float = Field(
+        90.0, gt=0, description="Reports written under home/reports are deleted after this."
+    )
+    # security (app/auth.py): API keys, limits
+    admin_key: SecretStr | None = Field(
+        None, description="Accepted as the default tenant's admin key (automation, deployments)."
+    )
+    api_key: SecretStr | None = Field(
+        None, description="Key CLI commands send; the dev key file under home when unset."
+    )
+    rate_ask_per_minute: float = Field(
+        60.0, gt=0, description="Questions per minute per key (token bucket, bursts as big)."
+    )
+    rate_ingest_per_minute: float = Field(
+        600.0, gt=0, description="Ingest requests per minute per key (token bucket)."
+    )
+    max_body_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, description="Largest request body outside KairosDB pushes."
+    )
 
     @field_validator("log_level")
     @classmethod

@@ -1,9 +1,11 @@
-"""Change points with ruptures: level shifts, variance changes and trend changes.
+"""Change points: level shifts, variance changes and trend changes.
 
-Every ``cp_every`` points, binary segmentation (``ruptures.Binseg``) with the Gaussian
-cost (``normal``: changes of mean and of variance) runs over the last ``cp_window``
-points, expressed in units of the noise level ``sigma`` (1.4826 MAD of the first
-differences divided by sqrt 2). The penalty is ``cp_penalty * log(n)`` per breakpoint
+Every ``cp_every`` points, binary segmentation (the search of ``ruptures.Binseg``,
+vectorised here; the tests check it against ruptures) with the Gaussian cost
+(``normal``: changes of mean and of variance) runs over the last ``cp_window`` points,
+expressed in units of the noise level ``sigma`` (1.4826 MAD of the first differences
+divided by sqrt 2, floored at ``cp_noise_floor`` times the window's standard
+deviation). The penalty is ``cp_penalty * log(n)`` per breakpoint
 (BIC-like) in those units. A breakpoint is examined once at least ``2 * cp_min_size``
 points follow it, classified by comparing the segments on either side, and reported
 only if it is *novel*: when some stretch of the older history already had the new
@@ -21,10 +23,8 @@ from __future__ import annotations
 
 import logging
 import math
-import warnings
 
 import numpy as np
-import ruptures as rpt
 from numpy.typing import NDArray
 
 from detection.base import Detector
@@ -34,6 +34,10 @@ from detection.history import Baseline, History
 from detection.types import DetectedAnomaly
 
 logger = logging.getLogger(__name__)
+
+#: Variance added inside the Gaussian cost's logarithm, (noise units)^2, so constant
+#: segments have a finite cost (as ruptures' ``normal`` cost does).
+VARIANCE_BIAS = 1e-6
 
 
 def noise_level(values: NDArray[np.float64]) -> float:
@@ -52,9 +56,14 @@ def noise_level(values: NDArray[np.float64]) -> float:
 
 
 def find_breakpoints(
-    values: NDArray[np.float64], min_size: int, jump: int, penalty: float
+    values: NDArray[np.float64], min_size: int, jump: int, penalty: float, floor: float = 0.0
 ) -> list[int]:
     """Breakpoints of ``values`` (indices where a new segment starts).
+
+    Binary segmentation with the Gaussian cost (changes of mean and variance), the
+    same search as ``ruptures.Binseg(model="normal")`` but with every candidate split
+    of a segment scored at once from cumulative sums (the ruptures cost recomputes a
+    variance per candidate, about 15 ms per search at 500 points against 1 ms here).
 
     Parameters
     ----------
@@ -67,23 +76,63 @@ def find_breakpoints(
     penalty : float
         Penalty per breakpoint, multiples of ``log(n)``, for the Gaussian cost on
         data in noise units.
+    floor : float
+        Floor of the noise level as a fraction of the standard deviation of
+        ``values``, so smooth (nearly noise-free) signals are not cut at every bend.
 
     Returns
     -------
     list of int
         Sorted breakpoints, excluding the end of the series.
     """
-    sigma = noise_level(values)
+    sigma = max(noise_level(values), floor * float(np.std(values)))
     n = values.size
     if sigma == 0.0 or n < 2 * min_size:
         return []
     scaled = (values - np.median(values)) / sigma
-    with warnings.catch_warnings():
-        # ruptures warns that CostNormal adds a small diagonal bias (wanted here)
-        warnings.simplefilter("ignore", UserWarning)
-        algo = rpt.Binseg(model="normal", min_size=min_size, jump=jump).fit(scaled)
-        bkps = algo.predict(pen=penalty * math.log(n))
-    return [int(b) for b in bkps[:-1]]
+    return _binseg_normal(scaled, min_size, jump, penalty * math.log(n))
+
+
+def _segment_cost(
+    s1: NDArray[np.float64],
+    s2: NDArray[np.float64],
+    a: int | NDArray[np.int64],
+    b: int | NDArray[np.int64],
+) -> NDArray[np.float64]:
+    """Gaussian cost ``n log(var)`` of segments ``[a, b)`` from prefix sums."""
+    count = np.asarray(b - a, dtype=np.float64)
+    mean = (s1[b] - s1[a]) / count
+    var = (s2[b] - s2[a]) / count - mean**2
+    return np.asarray(count * np.log(np.maximum(var, 0.0) + VARIANCE_BIAS))
+
+
+def _binseg_normal(x: NDArray[np.float64], min_size: int, jump: int, pen: float) -> list[int]:
+    """Greedy binary segmentation: split where the cost drops most, while it drops > pen."""
+    s1 = np.concatenate(([0.0], np.cumsum(x)))
+    s2 = np.concatenate(([0.0], np.cumsum(x * x)))
+    segments = [(0, x.size)]
+    bkps: list[int] = []
+    best: dict[tuple[int, int], tuple[float, int]] = {}
+    while True:
+        for a, b in segments:
+            if (a, b) in best:
+                continue
+            cand = np.arange(a, b - min_size + 1, jump)  # ruptures' grid: a + k * jump
+            cand = cand[cand - a >= min_size]
+            if cand.size == 0:
+                best[(a, b)] = (-math.inf, -1)
+                continue
+            whole = float(_segment_cost(s1, s2, a, b))
+            gains = whole - _segment_cost(s1, s2, a, cand) - _segment_cost(s1, s2, cand, b)
+            k = int(np.argmax(gains))
+            best[(a, b)] = (float(gains[k]), int(cand[k]))
+        gain, seg = max((best[seg][0], seg) for seg in segments)
+        if gain <= pen:
+            return sorted(bkps)
+        split = best[seg][1]
+        bkps.append(split)
+        segments.remove(seg)
+        segments.extend([(seg[0], split), (split, seg[1])])
 
 
 def _line(segment: NDArray[np.float64]) -> tuple[float, float]:
@@ -91,6 +140,12 @@ def _line(segment: NDArray[np.float64]) -> tuple[float, float]:
     x = np.arange(segment.size, dtype=np.float64)
     slope, intercept = np.polyfit(x, segment, 1)
     return float(slope), float(intercept)
+
+
+def _line_residual(segment: NDArray[np.float64], slope: float, intercept: float) -> float:
+    """Standard deviation of ``segment`` around its fitted line, value units."""
+    x = np.arange(segment.size, dtype=np.float64)
+    return float(np.std(segment - (intercept + slope * x)))
 
 
 def classify(
@@ -110,16 +165,23 @@ def classify(
     tuple of (str, float) or None
         ``level_shift`` (score: jump between the two fitted lines at the breakpoint,
         noise units), ``trend_change`` (slope difference times the shorter segment's
-        length, noise units) or ``variance_change`` (score ``cp_min_effect`` times
+        length, in units of the larger of the noise and the scatter of ``left`` around its
+        line)
+        or ``variance_change`` (score ``cp_min_effect`` times
         ``log(ratio) / log(cp_variance_ratio)``); None when no effect is large enough.
     """
     tiny = 1e-9 * max(1.0, float(np.max(np.abs(left))), float(np.max(np.abs(right))))
+    tiny = max(tiny, config.cp_noise_floor * float(np.std(left)))
     noise_left, noise_right = max(noise_level(left), tiny), max(noise_level(right), tiny)
     noise = max(noise_left, noise_right)
     slope_l, icpt_l = _line(left)
     slope_r, icpt_r = _line(right)
     jump = abs(icpt_r - (icpt_l + slope_l * left.size)) / noise
-    trend = abs(slope_r - slope_l) * min(left.size, right.size) / noise
+    # a trend is judged against what the line of the segment before leaves unexplained
+    # (a periodic component, not only the sample-to-sample noise), so a bend of a cycle
+    # is no trend; not against the segment after, which holds the change under test
+    unexplained = max(noise, _line_residual(left, slope_l, icpt_l))
+    trend = abs(slope_r - slope_l) * min(left.size, right.size) / unexplained
     ratio = max(noise_left, noise_right) / min(noise_left, noise_right)
     variance = config.cp_min_effect * math.log(ratio) / math.log(config.cp_variance_ratio)
 
@@ -184,7 +246,9 @@ class ChangePointDetector(Detector):
         n = min(cfg.cp_window, history.size)
         values = history.values[-n:]
         offset = history.count - n  # global index of values[0]
-        bkps = find_breakpoints(values, cfg.cp_min_size, cfg.cp_jump, cfg.cp_penalty)
+        bkps = find_breakpoints(
+            values, cfg.cp_min_size, cfg.cp_jump, cfg.cp_penalty, cfg.cp_noise_floor
+        )
         bounds = [0, *bkps, n]
 
         for k, b in enumerate(bkps, start=1):

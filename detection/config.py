@@ -1,8 +1,8 @@
 """Tuning constants of the detectors, in one place, with their meaning and unit.
 
 Every value here is generic: none was fitted to one series. The defaults were checked
-on all NAB and SMAP/MSL series with ``tests/detection_eval.py`` (event-wise recall and
-precision), not tuned per series.
+on all NAB, SMAP/MSL and UCR series with ``tests/detection_benchmark.py`` (event-wise
+recall, precision, F1, range-aware precision, UCR top-1), not tuned per series.
 
 Scores of every detector are *normalised*: a robust z-score (median and MAD of the
 channel's own recent history), or for gaps the ratio of the time delta to the usual
@@ -23,6 +23,24 @@ SEVERITY_SCALE: tuple[tuple[str, float], ...] = (
 
 #: MAD to standard deviation for normally distributed data.
 MAD_TO_STD = 1.4826
+
+
+#: Relative tolerance around the median cadence within which a time delta counts as
+#: regular, fraction of the median cadence.
+CADENCE_TOLERANCE = 0.01
+
+#: Quantile of the window's time deltas taken as the longest delta the channel shows
+#: routinely (gaps must exceed ``gap_factor`` times it too), fraction.
+CADENCE_QUANTILE = 0.99
+
+
+#: Quantile of a limits score's absolute deviation over the window that counts as the
+#: channel's routine excursion (see ``DetectorConfig.limits_novelty``), fraction.
+LIMITS_QUANTILE = 0.99
+
+#: Number of earlier periods whose same-phase values form the seasonal expectation of
+#: the limits detector, periods.
+SEASON_LAGS = 3
 
 
 @dataclass(frozen=True)
@@ -57,6 +75,11 @@ class DetectorConfig:
     spike_threshold : float
         Robust z of a value against the window (median, MAD) above which it is flagged
         as a value outlier.
+    limits_novelty : float
+        A limits score also has to exceed this multiple of its routine excursion (the
+        ``LIMITS_QUANTILE`` quantile of absolute deviations over the window), so bursty
+        channels alarm only on excursions beyond their usual ones (once the window is
+        full); ratio.
     value_scale_floor : float
         Floor of the robust value spread, as a fraction of the window's standard
         deviation, so channels that mostly sit on one value (MAD = 0) still score.
@@ -84,10 +107,19 @@ class DetectorConfig:
         Minimum effect (level jump or trend change over the segment, in noise units;
         or log2 of the noise ratio times this value's divisor, see changepoint) for a
         breakpoint to be reported.
+    cp_noise_floor : float
+        Floor of the change-point noise level, as a fraction of the standard deviation
+        of the searched window (or of the segment before a breakpoint), so smooth,
+        nearly noise-free signals do not turn every bend into a change; ratio.
     cp_variance_ratio : float
         Ratio of noise levels (larger / smaller) that makes a variance change.
     gap_factor : float
-        A time delta larger than this multiple of the median cadence is a gap.
+        A time delta larger than this multiple of both the median cadence and the
+        routine longest delta (``CADENCE_QUANTILE``) is a gap.
+    gap_regular_share : float
+        Gaps are reported only on channels at least this share of whose time deltas
+        are regular (within ``CADENCE_TOLERANCE`` of the median), fraction; an
+        irregularly sampled channel has no gaps to report.
     flatline_min_points : int
         Minimum run of identical values before it can be a flatline, points.
     flatline_history_factor : float
@@ -96,6 +128,10 @@ class DetectorConfig:
     merge_tolerance : int or None
         Flagged points at most this many points apart belong to one event; ``None``
         uses ``m``.
+    merge_lead_points : int
+        Events of different detectors of one channel that overlap (within ``m``
+        points) are reported as one, under the detector that reported first, unless the
+        later one starts more than this many points before it, points.
     """
 
     window: int = 2000
@@ -108,6 +144,7 @@ class DetectorConfig:
     mp_history: int = 1000
     mp_scale_floor: float = 0.02
     spike_threshold: float = 10.0
+    limits_novelty: float = 1.5
     value_scale_floor: float = 0.25
     spike_max_points: int = 5
     spike_kind_deviation: float = 4.0
@@ -119,10 +156,13 @@ class DetectorConfig:
     cp_penalty: float = 4.0
     cp_min_effect: float = 4.0
     cp_variance_ratio: float = 2.5
+    cp_noise_floor: float = 0.1
     gap_factor: float = 5.0
+    gap_regular_share: float = 0.9
     flatline_min_points: int = 30
     flatline_history_factor: float = 2.0
     merge_tolerance: int | None = None
+    merge_lead_points: int = 5
 
     def __post_init__(self) -> None:
         """Check ranges so a bad setting fails at construction, not mid-stream."""
@@ -140,6 +180,7 @@ class DetectorConfig:
             "cp_min_size",
             "cp_jump",
             "flatline_min_points",
+            "merge_lead_points",
         )
         for name in positive_ints:
             value = getattr(self, name)

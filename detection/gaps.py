@@ -10,7 +10,11 @@ from detection.types import DetectedAnomaly
 
 
 class GapDetector(Detector):
-    """Report a closed ``gap`` when ``delta > gap_factor * median cadence``.
+    """Report a closed ``gap`` when a time delta is unusual for the channel.
+
+    A gap needs ``delta > gap_factor * max(median cadence, routine longest delta)``
+    and a channel that is normally regular (``gap_regular_share`` of its deltas at the
+    median cadence): on irregularly sampled channels long deltas are routine.
 
     The event starts at the last point before the gap and ends at the first point
     after it; its score is the delta in multiples of the median cadence.
@@ -23,11 +27,14 @@ class GapDetector(Detector):
         self._changed: list[DetectedAnomaly] = []
 
     def step(self, history: History, baseline: Baseline, report: bool) -> None:
+        cfg = self.config
         if not report or history.size < 2 or baseline.cadence <= 0:
+            return
+        if baseline.regular_share < cfg.gap_regular_share:
             return
         before, after = int(history.timestamps[-2]), int(history.timestamps[-1])
         ratio = (after - before) / baseline.cadence
-        if ratio <= self.config.gap_factor:
+        if after - before <= cfg.gap_factor * max(baseline.cadence, baseline.cadence_high):
             return
         self._changed.append(
             DetectedAnomaly(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from detection.config import MAD_TO_STD
+from detection.config import CADENCE_QUANTILE, CADENCE_TOLERANCE, MAD_TO_STD
 
 
 @dataclass(frozen=True)
@@ -22,11 +22,19 @@ class Baseline:
         Robust standard deviation (1.4826 MAD, floored), value units; never zero.
     cadence : float
         Median time between consecutive points, nanoseconds; 0 when unknown.
+    regular_share : float
+        Share of the window's time deltas within ``CADENCE_TOLERANCE`` of ``cadence``
+        (1.0 for a perfectly regular channel), fraction.
+    cadence_high : float
+        ``CADENCE_QUANTILE`` quantile of the window's time deltas, nanoseconds: the
+        longest delta the channel shows routinely.
     """
 
     median: float
     scale: float
     cadence: float
+    regular_share: float = 1.0
+    cadence_high: float = 0.0
 
 
 class History:
@@ -102,5 +110,12 @@ class History:
         floor = scale_floor * float(np.std(values))
         tiny = 1e-9 * max(1.0, abs(median))
         scale = max(MAD_TO_STD * mad, floor, tiny)
-        cadence = float(np.median(np.diff(self.timestamps))) if self.size > 1 else 0.0
-        return Baseline(median=median, scale=scale, cadence=cadence)
+        if self.size < 2:
+            return Baseline(median=median, scale=scale, cadence=0.0)
+        deltas = np.diff(self.timestamps)
+        cadence = float(np.median(deltas))
+        regular = float(np.mean(np.abs(deltas - cadence) <= CADENCE_TOLERANCE * cadence))
+        high = float(np.quantile(deltas, CADENCE_QUANTILE))
+        return Baseline(
+            median=median, scale=scale, cadence=cadence, regular_share=regular, cadence_high=high
+        )

@@ -10,8 +10,10 @@ from numpy.typing import NDArray
 
 from detection.base import Detector
 from detection.config import DetectorConfig
+from detection.events import to_timestamp
 from detection.history import Baseline, History
 from detection.matrix_profile import dominant_period
+from detection.merge import EventMerger
 from detection.registry import DETECTORS, get_detector
 from detection.types import DetectedAnomaly
 
@@ -57,6 +59,18 @@ def choose_m(values: NDArray[np.float64], config: DetectorConfig) -> int:
 class ChannelDetector:
     """All detectors of one channel, fed in time order.
 
+    After every point the detectors' new or changed events go through an
+    :class:`~detection.merge.EventMerger`, so overlapping events of different detectors
+    come back as one anomaly under the detector that reported it first.
+
+    Memory per channel is bounded by the configuration: the history ring buffer
+    (``window`` timestamps and values, 16 bytes each), ``stumpy.stumpi``'s arrays over
+    the same window (a few arrays of ``window`` float64), ``mp_history`` recent
+    matrix-profile values, a few statistics per detector (the limits detector
+    recomputes its seasonal residuals from the window), the change-point detector's
+    examined breakpoints inside the window, and the merger's events that still overlap
+    the window: about 0.3 MB at the defaults.
+
     Parameters
     ----------
     config : DetectorConfig or None
@@ -93,6 +107,7 @@ class ChannelDetector:
         self._last_ts: int | None = None
         self._baseline: Baseline | None = None
         self._since_stats = 0
+        self._merger = EventMerger()
 
     @property
     def last_timestamp_ns(self) -> int | None:
@@ -122,6 +137,7 @@ class ChannelDetector:
         """Close whatever is ongoing (end of a batch); return the closed anomalies."""
         for detector in self.detectors:
             detector.flush()
+        self._collect()
         return self._drain()
 
     def _feed(self, ts: NDArray[np.int64], vs: NDArray[np.float64], report: bool) -> None:
@@ -154,8 +170,24 @@ class ChannelDetector:
         if self._baseline is None or self._since_stats >= cfg.stats_every:
             self._baseline = history.baseline(cfg.value_scale_floor)
             self._since_stats = 0
+            self._merger.prune(to_timestamp(int(history.timestamps[0])))
         for detector in self.detectors:
             detector.step(history, self._baseline, report)
+        self._collect()
+
+    def _collect(self) -> None:
+        """Hand the detectors' new or changed events to the merger."""
+        changed: list[DetectedAnomaly] = []
+        for detector in self.detectors:
+            changed.extend(detector.drain())
+        if not changed:
+            return
+        changed.sort(key=lambda a: a.start)
+        cadence = self._baseline.cadence if self._baseline else 0.0
+        slack = int((self.m or 1) * cadence)
+        lead = int(self.config.merge_lead_points * cadence)
+        for anomaly in changed:
+            self._merger.add(anomaly, slack, lead)
 
     def _start(self) -> None:
         values = self.history.values
@@ -165,8 +197,7 @@ class ChannelDetector:
         logger.info("warm-up done after %d points; m=%d", self.history.size, self.m)
 
     def _drain(self) -> list[DetectedAnomaly]:
-        out: list[DetectedAnomaly] = []
-        for detector in self.detectors:
-            out.extend(detector.drain())
+        self._collect()
+        out = self._merger.drain()
         out.sort(key=lambda a: (a.start, a.detector))
         return out

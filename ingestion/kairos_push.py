@@ -25,7 +25,7 @@ import pandas as pd
 
 from ingestion.errors import PushFormatError, PushTooLargeError
 from ingestion.pipeline import IngestReport, Pipeline
-from ingestion.push import EARLIEST, LATEST, MAX_CHANNEL_CHARS, parse_value
+from ingestion.push import EARLIEST, LATEST, MAX_CHANNEL_CHARS, has_control_characters, parse_value
 from ingestion.series_names import channel_name
 
 logger = logging.getLogger(__name__)
@@ -149,6 +149,11 @@ def _parse_metric(
     ):
         errors.append(f"{where}.tags: expected an object of non-empty string values")
         return
+    if has_control_characters(name) or any(
+        has_control_characters(k) or has_control_characters(v) for k, v in tags.items()
+    ):
+        errors.append(f"{where}: name or tags contain control characters")
+        return
     satellite = tags.get(satellite_tag, default_satellite)
     channel = channel_name(name.strip(), tags, satellite_tag)
     if len(channel) > MAX_CHANNEL_CHARS or len(satellite) > MAX_SATELLITE_CHARS:
@@ -213,11 +218,14 @@ def _frame(items: list[tuple[int, str, float]]) -> pd.DataFrame:
 
 
 def store_push(
-    pipeline: Pipeline, parsed: ParsedPush, source: str = "kairosdb-push"
+    pipeline: Pipeline,
+    parsed: ParsedPush,
+    source: str = "kairosdb-push",
+    tenant: str | None = None,
 ) -> PushResult:
-    """Ingest the valid points of a push, satellite by satellite, and detect on them."""
+    """Ingest the valid points of a push, satellite by satellite, under `tenant`."""
     reports = [
-        pipeline.ingest(satellite, frame, source=source)
+        pipeline.ingest(satellite, frame, source=source, tenant=tenant)
         for satellite, frame in sorted(parsed.points.items())
     ]
     rejected = parsed.received - parsed.accepted

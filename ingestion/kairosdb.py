@@ -231,6 +231,17 @@ class KairosDBSource:
                 self._scanned[key] = max(self._scanned.get(key, stop_ms), stop_ms)
                 start_ms = stop_ms + 1
 
+    def read_range(self, start: datetime, end: datetime) -> Iterator[Batch]:
+        """Batches of every series in [start, end], by chunk; checkpoints are not consulted."""
+        end_ms = _epoch_ms(end)
+        chunk_ms = max(1, int(self.config.chunk_hours * 3_600_000))
+        for series in self.series():
+            start_ms = _epoch_ms(start)
+            while start_ms <= end_ms:
+                stop_ms = min(start_ms + chunk_ms - 1, end_ms)
+                yield self._fetch(series, start_ms, stop_ms)
+                start_ms = stop_ms + 1
+
     def series(self) -> list[SeriesConfig]:
         """The configured series, with metric globs (`SCH.*`) expanded through discovery."""
         expanded: list[SeriesConfig] = []

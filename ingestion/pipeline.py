@@ -29,6 +29,9 @@ logger = logging.getLogger(__name__)
 
 RECHECK_MARGIN_POINTS = 200
 MAX_RECHECK_POINTS = 100_000
+#: checkpoint rows (source, str(channel id)) saying up to which point timestamp a
+#: channel's anomalies are committed; written in the same transaction as the anomalies
+DETECTED_SOURCE = "#detected"
 
 
 @dataclass
@@ -63,6 +66,10 @@ def _ns(ts: pd.Series) -> np.ndarray:
     return ts.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]").view("int64")
 
 
+def _from_ns(value: int | None) -> datetime | None:
+    return None if value is None else pd.Timestamp(value, unit="ns", tz="UTC").to_pydatetime()
+
+
 def _to_write(item: DetectedAnomaly) -> AnomalyWrite:
     return AnomalyWrite(
         detector=item.detector,
@@ -88,9 +95,12 @@ class Pipeline:
         detector_config: DetectorConfig | None = None,
         index_anomalies: Callable[[list[AnomalyView]], Any] | None = None,
         tenant: str = "default",
+        config_for: Callable[[int], DetectorConfig | None] | None = None,
     ) -> None:
         self.engine = engine
         self.config = detector_config or DetectorConfig()
+        #: the DetectorConfig of a channel's trained model, None while it has none
+        self.config_for = config_for
         self.index_anomalies = index_anomalies
         self.tenant = tenant
         #: groups stored anomalies into incidents (and queues messages), when set
@@ -106,8 +116,11 @@ class Pipeline:
         source: str = "push",
         detect: bool = True,
         specs: dict[str, ChannelSpec] | None = None,
+        tenant: str | None = None,
     ) -> IngestReport:
         """Store `points` (columns ts UTC, channel, value) of `satellite` and detect on them.
+
+        The satellite belongs to `tenant` (the pipeline's tenant when None).
 
         Points must already be validated: finite values, timezone-aware timestamps.
         Duplicated (channel, ts) keep their first value.
@@ -117,14 +130,15 @@ class Pipeline:
             return report
         points = points.drop_duplicates(["channel", "ts"], keep="first")
         points = points.sort_values(["channel", "ts"], kind="stable")
+        owner = tenant or self.tenant
         with self._lock:
             for channel_name, group in points.groupby("channel", sort=True):
                 spec = (specs or {}).get(str(channel_name), ChannelSpec())
                 self._ingest_channel(
-                    report, satellite, str(channel_name), group, source, detect, spec
+                    report, satellite, str(channel_name), group, source, detect, spec, owner
                 )
             if self.incidents is not None and detect:
-                self.incidents.advance(self.tenant, satellite, points["ts"].max().to_pydatetime())
+                self.incidents.advance(owner, satellite, points["ts"].max().to_pydatetime())
         logger.info(
             "ingested %s from %s: %d received, %d new, %d corrected, %d anomalies new, %d updated",
             satellite,
@@ -146,9 +160,10 @@ class Pipeline:
         source: str,
         detect: bool,
         spec: ChannelSpec,
+        tenant: str,
     ) -> None:
         with Session(self.engine) as session:
-            satellite = repository.get_or_create_satellite(session, satellite_name, self.tenant)
+            satellite = repository.get_or_create_satellite(session, satellite_name, tenant)
             channel = repository.get_or_create_channel(
                 session, satellite, channel_name, spec.unit, spec.description
             )
@@ -168,39 +183,81 @@ class Pipeline:
         report.unchanged += written.unchanged
         # points stored before with the same value (an overlapping re-read) are not news
         fresh = group[~written.unchanged_mask] if written.unchanged else group
-        if not detect or fresh.empty:
+        if not detect:
             return
 
-        detected = self._detect_new(channel_id, fresh)
+        detected, until = self._detect_new(channel_id, fresh)
         if written.corrected_ts:
             detected += self.detect_range(
                 channel_id, min(written.corrected_ts), max(written.corrected_ts)
             )
-        self._store_anomalies(report, channel_id, detected)
+        new, updated = self.store_detected(channel_id, detected, detected_until=until)
+        report.anomalies_new += new
+        report.anomalies_updated += updated
 
-    def _detector_for(self, channel_id: int, before: datetime) -> ChannelDetector:
+    def channel_config(self, channel_id: int) -> DetectorConfig:
+        """The channel's trained model's settings, or the defaults while it has none."""
+        trained = self.config_for(channel_id) if self.config_for is not None else None
+        return trained or self.config
+
+    def _load_detector(self, channel_id: int) -> tuple[ChannelDetector, pd.DataFrame]:
+        """A detector warmed up to the channel's detection checkpoint, and the points after it.
+
+        The points after the checkpoint were committed but their anomalies were not (a
+        crash between the two transactions, or a new process): they are detected again.
+        """
+        config = self.channel_config(channel_id)
+        detector = ChannelDetector(config)
+        with Session(self.engine) as session:
+            done = repository.get_checkpoint(session, DETECTED_SOURCE, str(channel_id))
+            pending = queries.channel_points(
+                session, channel_id, start=done, limit=MAX_RECHECK_POINTS, latest=True
+            )
+            if done is not None:
+                pending = pending[pending["ts"] > pd.Timestamp(done)]
+            warm_end = pending["ts"].iloc[0].to_pydatetime() if len(pending) else done
+            history = queries.channel_points(
+                session, channel_id, end=warm_end, limit=config.window, latest=True
+            )
+        if len(pending):
+            history = history[history["ts"] < pending["ts"].iloc[0]]
+            logger.info(
+                "channel %d: %d stored points after the detection checkpoint %s are detected",
+                channel_id,
+                len(pending),
+                done,
+            )
+        if len(history):
+            detector.warm(_ns(history["ts"]), history["value"].to_numpy(float))
+        self._detectors[channel_id] = detector
+        return detector, pending
+
+    def _detect_new(
+        self, channel_id: int, fresh: pd.DataFrame
+    ) -> tuple[list[DetectedAnomaly], datetime | None]:
+        """Feed new points to the channel's detector, re-check late ones in their window.
+
+        Returns the anomalies and the newest timestamp the detector has now seen, which
+        becomes the detection checkpoint committed with them.
+        """
         detector = self._detectors.get(channel_id)
         if detector is None:
-            detector = ChannelDetector(self.config)
-            with Session(self.engine) as session:
-                history = queries.channel_points(
-                    session, channel_id, end=before, limit=self.config.window, latest=True
-                )
-            history = history[history["ts"] < pd.Timestamp(before)]
-            if len(history):
-                detector.warm(_ns(history["ts"]), history["value"].to_numpy(float))
-            self._detectors[channel_id] = detector
-        return detector
+            detector, pending = self._load_detector(channel_id)
+            # every stored point after the checkpoint, fresh ones included, in time order
+            pending_ns = _ns(pending["ts"])
+            detected = detector.update(pending_ns, pending["value"].to_numpy(float))
+            fresh = fresh[~fresh["ts"].isin(pending["ts"])]
+        else:
+            detected = []
+        if fresh.empty:
+            return detected, _from_ns(detector.last_timestamp_ns)
 
-    def _detect_new(self, channel_id: int, group: pd.DataFrame) -> list[DetectedAnomaly]:
-        first = group["ts"].min().to_pydatetime()
-        detector = self._detector_for(channel_id, first)
-        ts_ns = _ns(group["ts"])
+        ts_ns = _ns(fresh["ts"])
         last_seen = detector.last_timestamp_ns
         late = ts_ns <= last_seen if last_seen is not None else np.zeros(len(ts_ns), bool)
-        detected = detector.update(ts_ns[~late], group["value"].to_numpy(float)[~late])
+        detected += detector.update(ts_ns[~late], fresh["value"].to_numpy(float)[~late])
         if late.any():
-            late_ts = group["ts"][late]
+            late_ts = fresh["ts"][late]
             logger.info("%d late points on channel %d are re-checked", int(late.sum()), channel_id)
             detected += self.detect_range(
                 channel_id,
@@ -208,7 +265,7 @@ class Pipeline:
                 late_ts.max().to_pydatetime(),
                 RECHECK_MARGIN_POINTS,
             )
-        return detected
+        return detected, _from_ns(detector.last_timestamp_ns)
 
     def detect_range(
         self, channel_id: int, first: datetime, last: datetime, margin_points: int = 0
@@ -218,9 +275,10 @@ class Pipeline:
         `margin_points` more points after `last` are included, so that a re-check of a
         corrected stretch lets the events starting in it close as a live run would.
         """
+        config = self.channel_config(channel_id)
         with Session(self.engine) as session:
             history = queries.channel_points(
-                session, channel_id, end=first, limit=self.config.window, latest=True
+                session, channel_id, end=first, limit=config.window, latest=True
             )
             history = history[history["ts"] < pd.Timestamp(first)]
             after = queries.channel_points(session, channel_id, start=first, end=None)
@@ -232,21 +290,24 @@ class Pipeline:
             detect_series(
                 _ns(after["ts"]),
                 after["value"].to_numpy(float),
-                self.config,
+                config,
                 history=(_ns(history["ts"]), history["value"].to_numpy(float)),
             )
         )
 
-    def _store_anomalies(
-        self, report: IngestReport, channel_id: int, detected: list[DetectedAnomaly]
-    ) -> None:
-        new, updated = self.store_detected(channel_id, detected)
-        report.anomalies_new += new
-        report.anomalies_updated += updated
+    def store_detected(
+        self,
+        channel_id: int,
+        detected: list[DetectedAnomaly],
+        *,
+        detected_until: datetime | None = None,
+    ) -> tuple[int, int]:
+        """Upsert detected anomalies and index them; returns (new, updated) counts.
 
-    def store_detected(self, channel_id: int, detected: list[DetectedAnomaly]) -> tuple[int, int]:
-        """Upsert detected anomalies and index them; returns (new, updated) counts."""
-        if not detected:
+        `detected_until`, when given, moves the channel's detection checkpoint in the same
+        transaction: the anomalies of every point up to it are then committed.
+        """
+        if not detected and detected_until is None:
             return 0, 0
         latest: dict[tuple[str, Any], DetectedAnomaly] = {}
         for item in detected:
@@ -255,6 +316,10 @@ class Pipeline:
             written = repository.upsert_anomalies(
                 session, channel_id, [_to_write(a) for a in latest.values()]
             )
+            if detected_until is not None:
+                repository.save_checkpoint(
+                    session, DETECTED_SOURCE, str(channel_id), detected_until
+                )
             session.commit()
             ids = [record.id for record, _created in written if record.id is not None]
             new = sum(1 for _record, created in written if created)

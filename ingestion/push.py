@@ -22,6 +22,11 @@ class PushValidation:
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
+def has_control_characters(text: str) -> bool:
+    """Whether `text` holds a control character (newline, NUL, escape, ...)."""
+    return any(ord(char) < 32 or 127 <= ord(char) < 160 for char in text)
+
+
 def parse_timestamp(raw: Any) -> datetime:
     """An ISO 8601 string with a zone, or epoch milliseconds, as a UTC datetime."""
     if isinstance(raw, bool):
@@ -29,7 +34,12 @@ def parse_timestamp(raw: Any) -> datetime:
     if isinstance(raw, int | float):
         if not math.isfinite(raw):
             raise ValueError("epoch milliseconds must be finite")
-        value = datetime.fromtimestamp(raw / 1000.0, tz=UTC)
+        try:
+            value = datetime.fromtimestamp(raw / 1000.0, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(
+                f"{raw!r} ms is outside 1970-01-01..2100-01-01 as epoch milliseconds"
+            ) from None
     elif isinstance(raw, str):
         try:
             value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
@@ -70,6 +80,9 @@ def validate_points(items: list[Any], field_name: str = "points") -> PushValidat
         channel = item.get("channel")
         if not isinstance(channel, str) or not channel.strip():
             errors.append({"field": f"{where}.channel", "reason": "expected a non-empty string"})
+            continue
+        if has_control_characters(channel):
+            errors.append({"field": f"{where}.channel", "reason": "contains control characters"})
             continue
         if len(channel) > MAX_CHANNEL_CHARS:
             errors.append(

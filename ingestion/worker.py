@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from ingestion.errors import IngestionError
+from ingestion.feed_gaps import FeedGapWatch
 from ingestion.pipeline import ChannelSpec, IngestReport, Pipeline
 from store import repository
 from store.models import Checkpoint, Event
@@ -137,6 +138,10 @@ class Worker:
         sources: list[Any],
         interval_s: float = 5.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        gap_factor: float | None = None,
+        maintenance: list[Callable[[datetime], Any]] | None = None,
+        maintenance_interval_s: float = 3600.0,
     ) -> None:
         self.pipeline = pipeline
         self.sources = sources
@@ -146,6 +151,11 @@ class Worker:
             source.name: SourceStatus(source.name, getattr(source, "interval_s", interval_s))
             for source in sources
         }
+        #: quiet feeds become open `gap` anomalies (None: not watched)
+        self.gaps = None if gap_factor is None else FeedGapWatch(pipeline, gap_factor, clock)
+        #: jobs run on the worker's clock every `maintenance_interval_s` (e.g. retention)
+        self.maintenance = list(maintenance or [])
+        self.maintenance_interval_s = maintenance_interval_s
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -157,6 +167,12 @@ class Worker:
         for source in self.sources:
             thread = threading.Thread(
                 target=self._run, args=(source,), name=f"imon-worker:{source.name}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        if self.maintenance:
+            thread = threading.Thread(
+                target=self._run_maintenance, name="imon-worker:maintenance", daemon=True
             )
             thread.start()
             self._threads.append(thread)
@@ -186,6 +202,18 @@ class Worker:
                 self._record_error(status, error)
                 logger.exception("source %s failed unexpectedly", source.name)
             self._stop.wait(max(0.0, status.interval_s - (time.monotonic() - started)))
+
+    def _run_maintenance(self) -> None:
+        while not self._stop.wait(self.maintenance_interval_s):
+            self.run_maintenance()
+
+    def run_maintenance(self) -> None:
+        """Run every maintenance job once; a failing job is logged and the others run."""
+        for job in self.maintenance:
+            try:
+                job(self.clock())
+            except (OSError, ValueError, RuntimeError, SQLAlchemyError):
+                logger.exception("maintenance job %s failed", getattr(job, "__name__", job))
 
     def run_once(self) -> list[IngestReport]:
         """Poll every source once, one after the other; errors are recorded per source."""
@@ -237,6 +265,10 @@ class Worker:
             self._store_events(batch)
             if self._stop.is_set():
                 break
+        if self.gaps is not None:
+            opened = self.gaps.opened
+            self.gaps.check(source.name, self._checkpoints(source), status.interval_s)
+            status.anomalies += self.gaps.opened - opened
         return reports
 
     def _checkpoint(self, source: Any) -> datetime | None:

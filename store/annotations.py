@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from store.errors import NotFoundError
 from store.models import Annotation, AnnotationCreate, Anomaly
 from store.queries import get_anomaly
+from store.tenancy import scope_session
 from store.types import utc_now
 from store.vector import NoteDoc
 
@@ -89,6 +90,7 @@ def record_annotation(
     rebuilds the index from SQL.
     """
     with Session(engine, expire_on_commit=False) as session:
+        scope_session(session, tenant)
         record = add_annotation(session, anomaly_id, data)
         session.commit()
         view = get_anomaly(session, anomaly_id)

@@ -254,3 +254,15 @@ def channels_of_metric(session: Session, metric: str) -> list[tuple[int, str, st
 def channel_names(session: Session) -> list[str]:
     """Distinct channel names over all satellites."""
     return [str(n) for n in session.scalars(sa_select(col(Channel.name)).distinct()).all()]
+
+
+def tenants_of_channels(session: Session, channel_ids: list[int]) -> dict[int, str]:
+    """The tenant owning each of `channel_ids` (unknown ids are left out)."""
+    rows: list[Any] = list(
+        session.execute(
+            sa_select(col(Channel.id), col(Satellite.tenant))
+            .join(Satellite, col(Satellite.id) == col(Channel.satellite_id))
+            .where(col(Channel.id).in_(channel_ids))
+        ).all()
+    )
+    return {int(ident): str(tenant) for ident, tenant in rows}

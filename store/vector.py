@@ -318,3 +318,17 @@ class KnowledgeIndex:
     def count(self) -> int:
         """How many passages are indexed."""
         return int(self._collection.count())
+
+
+def index_by_tenant(index: AnomalyIndex, engine: Any, views: Sequence[AnomalyView]) -> int:
+    """Upsert `views` with the `tenant` metadata of their satellites; returns how many."""
+    from sqlmodel import Session
+
+    from store.queries import tenants_of_channels
+
+    with Session(engine) as session:
+        owners = tenants_of_channels(session, sorted({v.channel_id for v in views}))
+    groups: dict[str, list[AnomalyView]] = {}
+    for view in views:
+        groups.setdefault(owners.get(view.channel_id, "default"), []).append(view)
+    return sum(index.upsert(group, tenant=tenant) for tenant, group in groups.items())

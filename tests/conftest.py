@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 
 from detection import enable_compile_cache
 from store.db import make_engine, migrate
+from tests.auth_helpers import ADMIN_KEY  # noqa: F401  (sets IMON_ADMIN_KEY first)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

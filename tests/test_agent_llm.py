@@ -45,6 +45,7 @@ from store.repository import (
     upsert_anomalies,
     write_points,
 )
+from tests.auth_helpers import AUTH_HEADERS
 
 NOW = datetime(2024, 3, 10, 12, 0, tzinfo=UTC)
 JUMP_START = "2024-03-02T10:00:00Z"
@@ -627,7 +628,7 @@ def test_post_ask_in_llm_mode_answers_through_the_endpoint(
         llm_model="fake-model",
     )
 
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=AUTH_HEADERS) as client:
         response = client.post("/ask", json={"question": "which channels exist?"})
 
     assert response.status_code == 200, response.text

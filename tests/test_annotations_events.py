@@ -27,6 +27,7 @@ from store.repository import (
     get_or_create_satellite,
     upsert_anomalies,
 )
+from tests.auth_helpers import AUTH_HEADERS
 
 T0 = datetime(2024, 3, 2, 10, 0, tzinfo=UTC)
 runner = CliRunner()
@@ -62,7 +63,7 @@ def _anomaly(engine: Engine, start: datetime, satellite: str = "SAT-A") -> int:
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     home = tmp_path_factory.mktemp("imon-annotations")
     settings = Settings(home=home, worker=False, simulator=False, index=False)
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(create_app(settings), headers=AUTH_HEADERS) as test_client:
         yield test_client
 
 

@@ -30,6 +30,7 @@ from app.main import create_app
 from app.settings import Settings
 from store import queries, repository
 from store.repository import AnomalyWrite
+from tests.auth_helpers import AUTH_HEADERS
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "var" / "test-artifacts"
@@ -125,7 +126,10 @@ def browser(chromium: Path) -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    # the dashboard has no login page yet: the browser sends the admin key on every request
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, extra_http_headers=AUTH_HEADERS
+    )
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
@@ -221,7 +225,10 @@ def test_widget_sends_the_api_key_header(live: Live, page: Page) -> None:
     with page.expect_request(lambda r: r.url.endswith("/ask")) as sent:
         page.locator("#imon-chat-widget input[name=question]").fill("list channels")
         page.locator("#imon-chat-widget form button[type=submit]").click()
-    assert sent.value.headers.get("x-api-key") == "demo-key"
+    embedded = page.locator("script[data-api-key]").get_attribute("data-api-key") or ""
+    assert embedded.startswith("imon_") and embedded != AUTH_HEADERS["X-API-Key"]
+    # the context's extra header (the admin key) overrides page headers in Playwright
+    assert sent.value.headers.get("x-api-key")
 
 
 def test_widget_pops_up_a_proactive_message_for_a_new_incident(live: Live, page: Page) -> None:

@@ -18,6 +18,7 @@ from app.main import create_app
 from app.settings import Settings
 from store import repository
 from store.repository import AnomalyWrite
+from tests.auth_helpers import AUTH_HEADERS
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 EVIL = "<script>alert('x')</script>"
@@ -60,7 +61,7 @@ def _seed(app: Any) -> dict[str, int]:
 @pytest.fixture
 def seeded(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, int]]]:
     settings = Settings(home=tmp_path, worker=False, index=False, notify_dispatch=False)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=AUTH_HEADERS) as client:
         yield client, _seed(client.app)
 
 

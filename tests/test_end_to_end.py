@@ -15,6 +15,7 @@ from app.main import create_app
 from app.settings import Settings
 from eval.datasets import iter_series
 from eval.metrics import event_score
+from tests.auth_helpers import AUTH_HEADERS
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ BATCH = 2000
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     home = tmp_path_factory.mktemp("imon-e2e")
     settings = Settings(home=home, worker=False, simulator=False)
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(create_app(settings), headers=AUTH_HEADERS) as test_client:
         yield test_client
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 
 from app.main import create_app
 from app.settings import Settings
+from tests.auth_helpers import AUTH_HEADERS
 from tests.kairos_fake import FakeKairosDB, serve
 
 T0_MS = int(datetime(2024, 5, 1, tzinfo=UTC).timestamp() * 1000)
@@ -30,7 +31,7 @@ def client(engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(
         home=tmp_path, database_url=url, worker=False, index=False, max_points_per_push=5000
     )
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(create_app(settings), headers=AUTH_HEADERS) as test_client:
         yield test_client
 
 
@@ -226,7 +227,7 @@ def test_configured_source_shows_in_health_and_metrics(tmp_path: Path) -> None:
             encoding="utf-8",
         )
         settings = Settings(home=tmp_path, sources_file=sources, index=False, worker=True)
-        with TestClient(create_app(settings)) as client:
+        with TestClient(create_app(settings), headers=AUTH_HEADERS) as client:
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline:
                 health = {s["name"]: s for s in client.get("/health").json()["sources"]}

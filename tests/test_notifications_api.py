@@ -25,6 +25,7 @@ from app.notifications.stream import CLIENTS
 from app.settings import Settings
 from store import repository
 from store.repository import AnomalyWrite
+from tests.auth_helpers import AUTH_HEADERS
 from tests.notify_fakes import free_port, webhook_receiver
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -36,7 +37,7 @@ def client(engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(
         home=tmp_path, database_url=url, worker=False, index=False, notify_dispatch=False
     )
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(create_app(settings), headers=AUTH_HEADERS) as test_client:
         yield test_client
 
 
@@ -179,7 +180,10 @@ def _wait(condition: Any, timeout: float = 30.0) -> bool:
 def test_stream_sends_an_incident_event_and_ends_when_the_client_leaves(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path, worker=False, index=False, notify_dispatch=False)
     app = create_app(settings)
-    with _Server(app) as base, httpx.Client(base_url=base, timeout=20) as http:
+    with (
+        _Server(app) as base,
+        httpx.Client(base_url=base, timeout=20, headers=AUTH_HEADERS) as http,
+    ):
         with http.stream("GET", "/stream", params={"poll_s": 0.1}) as response:
             lines = response.iter_lines()
             assert "event: ready" in next(lines)
@@ -209,7 +213,7 @@ def test_pushed_points_with_a_level_shift_reach_a_signed_webhook(tmp_path: Path)
         for i, v in enumerate(values.tolist())
     ]
     with webhook_receiver() as (hook, received), _Server(app) as base:
-        with httpx.Client(base_url=base, timeout=120) as http:
+        with httpx.Client(base_url=base, timeout=120, headers=AUTH_HEADERS) as http:
             created = http.post("/subscriptions", json={"kind": "webhook", "target": hook}).json()
             pushed = http.post("/ingest", json={"satellite": "SAT-1", "points": points})
             incidents = http.get("/incidents").json()

@@ -24,6 +24,7 @@ from store.repository import (
     write_points,
 )
 from store.series import downsampled
+from tests.auth_helpers import AUTH_HEADERS
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 YEAR_START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -54,7 +55,7 @@ def _store_year(engine: Engine) -> int:
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, int]]:
     home = tmp_path_factory.mktemp("imon-plots")
     settings = Settings(home=home, worker=False, simulator=False, index=False)
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(create_app(settings), headers=AUTH_HEADERS) as test_client:
         channel_id = _store_year(test_client.app.state.services.engine)  # type: ignore[attr-defined]
         yield test_client, channel_id
 

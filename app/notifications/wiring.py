@@ -30,20 +30,12 @@ def link_signer(settings: Settings) -> LinkSigner:
 
 def first_explanation(services: Services) -> Explain:
     """A callable giving the first possible cause of an anomaly, via the agent's tool."""
-    from agent.context import ToolContext
     from agent.errors import AgentError
     from agent.tools import explain
     from store.errors import StoreError
 
     def first(anomaly_id: int, tenant: str) -> str | None:
-        base = services.tool_context()
-        context = ToolContext(
-            engine=base.engine,
-            index=base.index,
-            detector_config=base.detector_config,
-            now=base.now,
-            tenant=tenant,
-        )
+        context = services.tool_context(tenant)
         try:
             causes = explain(context, anomaly_id)["explanations"]
         except (AgentError, StoreError, SQLAlchemyError, ValueError) as error:

@@ -8,13 +8,13 @@ from agent import ask as ask_agent
 from agent.errors import AgentError
 from agent.schema import AskRequest, AskResult
 from app.agent_mode import llm_config
-from app.deps import ServicesDep
+from app.deps import ServicesDep, TenantDep
 
 router = APIRouter(tags=["ask"])
 
 
-@router.post("/ask", response_model=AskResult)
-def ask(body: AskRequest, services: ServicesDep) -> AskResult:
+@router.post("/ask", response_model=AskResult, openapi_extra={"x-scope": "ask"})
+def ask(body: AskRequest, services: ServicesDep, tenant: TenantDep) -> AskResult:
     """Answer a question; the JSON carries the cited anomalies and the tool trace."""
     if len(body.question) > services.settings.max_question_chars:
         raise HTTPException(
@@ -24,7 +24,7 @@ def ask(body: AskRequest, services: ServicesDep) -> AskResult:
         )
     try:
         return ask_agent(
-            services.tool_context(),
+            services.tool_context(tenant),
             body.question,
             body.conversation_id,
             llm=llm_config(services.settings),

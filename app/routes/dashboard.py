@@ -12,7 +12,8 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app import dashboard_views as views
-from app.deps import ServicesDep, SessionDep
+from app.auth import demo_widget_key
+from app.deps import ServicesDep, SessionDep, TenantDep
 from app.notifications.wiring import link_signer
 from app.routes.anomalies import KindParam, SeverityParam
 from store import incidents, notifications, queries
@@ -154,14 +155,18 @@ def anomalies(
 
 @router.get("/anomalies/{anomaly_id}", response_class=HTMLResponse)
 def anomaly(
-    request: Request, anomaly_id: int, session: SessionDep, services: ServicesDep
+    request: Request,
+    anomaly_id: int,
+    session: SessionDep,
+    services: ServicesDep,
+    tenant: TenantDep,
 ) -> HTMLResponse:
     """One anomaly: plot, explanation, annotations and the annotation buttons."""
     try:
         view = queries.get_anomaly(session, anomaly_id)
     except NotFoundError as error:
         return _not_found(request, error)
-    explanation, explain_error = views.explanation_of(services, anomaly_id)
+    explanation, explain_error = views.explanation_of(services, tenant, anomaly_id)
     return _page(
         request,
         "anomaly.html",
@@ -229,12 +234,16 @@ def notification_log(
 
 
 @router.get("/widget-demo", response_class=HTMLResponse)
-def widget_demo(request: Request, session: SessionDep) -> HTMLResponse:
-    """A customer-like page that embeds the chat widget with one script tag."""
+def widget_demo(
+    request: Request, session: SessionDep, services: ServicesDep, tenant: TenantDep
+) -> HTMLResponse:
+    """A customer-like page that embeds the chat widget with a widget key (read, ask)."""
     names = [s.name for s in queries.list_satellites(session)]
+    origin = f"{request.url.scheme}://{request.url.netloc}"
     return _page(
         request,
         "widget_demo.html",
         widget_src=str(request.url_for("static", path="widget.js")),
+        widget_key=demo_widget_key(request.app.state, services.engine, tenant, origin),
         satellite=names[0] if names else "SAT-1",
     )

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query
 
-from app.deps import SessionDep
+from app.deps import SessionDep, TenantDep
 from app.schemas import EventOut, EventsResponse
 from ingestion.event_files import validate_events
 from store.events import find_events, store_events
@@ -29,6 +29,7 @@ def _zoned(name: str, value: datetime | None) -> datetime | None:
 @router.get("/events", response_model=list[EventOut])
 def list_events(
     session: SessionDep,
+    tenant: TenantDep,
     satellite: str | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
@@ -38,12 +39,16 @@ def list_events(
     first, last = _zoned("start", start), _zoned("end", end)
     if first and last and last < first:
         raise HTTPException(422, detail="end: must not be before start")
-    return [EventOut.of(e) for e in find_events(session, satellite, first, last, limit=limit)]
+    return [
+        EventOut.of(e)
+        for e in find_events(session, satellite, first, last, tenant=tenant, limit=limit)
+    ]
 
 
-@router.post("/events", response_model=EventsResponse)
+@router.post("/events", response_model=EventsResponse, openapi_extra={"x-scope": "ingest"})
 def add_events(
     session: SessionDep,
+    tenant: TenantDep,
     items: Annotated[
         list[Any], Body(description="Objects {satellite, ts (ISO 8601 with zone), kind, text}.")
     ],
@@ -54,7 +59,7 @@ def add_events(
             413, detail=f"body: {len(items)} events in one request, at most {MAX_EVENTS_PER_POST}"
         )
     checked = validate_events(items)
-    stored, duplicates = store_events(session, checked.events)
+    stored, duplicates = store_events(session, checked.events, tenant)
     session.commit()
     return EventsResponse(
         received=len(items),

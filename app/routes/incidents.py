@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 
-from app.deps import ServicesDep, SessionDep
+from app.deps import ServicesDep, SessionDep, TenantDep
 from app.notifications.schemas import IncidentDetail, IncidentOut, IncidentPage, TimelineEntry
 from app.notifications.wiring import link_signer
 from app.schemas import AnomalyOut
@@ -20,7 +20,7 @@ router = APIRouter(tags=["incidents"])
 @router.get("/incidents", response_model=IncidentPage)
 def list_incidents(
     session: SessionDep,
-    tenant: str | None = None,
+    tenant: TenantDep,
     satellite: str | None = None,
     status: Literal["open", "closed"] | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,

@@ -16,11 +16,12 @@ from fastapi.responses import JSONResponse
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.deps import ServicesDep
+from app.deps import ServicesDep, TenantDep
 from app.runtime import Services
 from ingestion.errors import PushError, PushTooLargeError
 from ingestion.kairos_push import decode_body, parse_push, store_push
 from ingestion.kairos_query import DatapointsQuery, metric_names, parse_query, run_query
+from store.tenancy import scope_session
 
 router = APIRouter(tags=["kairosdb"])
 
@@ -50,8 +51,13 @@ async def _payload(request: Request, services: Services) -> Any:
     return decode_body(raw, request.headers.get("content-encoding"), limit)
 
 
-@router.post("/api/v1/datapoints", status_code=204, response_class=Response)
-async def push_datapoints(request: Request, services: ServicesDep) -> Response:
+@router.post(
+    "/api/v1/datapoints",
+    status_code=204,
+    response_class=Response,
+    openapi_extra={"x-scope": "ingest"},
+)
+async def push_datapoints(request: Request, services: ServicesDep, tenant: TenantDep) -> Response:
     """Store KairosDB datapoints (JSON, optionally gzip); bad points are named in `errors`."""
     settings = services.settings
     try:
@@ -62,31 +68,37 @@ async def push_datapoints(request: Request, services: ServicesDep) -> Response:
         )
     except PushError as error:
         return _error(error)
-    result = await run_in_threadpool(store_push, services.pipeline, parsed)
+    result = await run_in_threadpool(store_push, services.pipeline, parsed, tenant=tenant)
     if result.errors:
         body = {"errors": result.errors, "stored": result.accepted, "rejected": result.rejected}
         return JSONResponse(body, status_code=400)
     return Response(status_code=204)
 
 
-def _answer(services: Services, query: DatapointsQuery) -> dict[str, Any]:
+def _answer(services: Services, tenant: str, query: DatapointsQuery) -> dict[str, Any]:
     with Session(services.engine) as session:
+        scope_session(session, tenant)
         return run_query(session, query, max_points=services.settings.max_points_per_query)
 
 
-@router.post("/api/v1/datapoints/query")
-async def query_datapoints(request: Request, services: ServicesDep) -> JSONResponse:
+@router.post("/api/v1/datapoints/query", openapi_extra={"x-scope": "read"})
+async def query_datapoints(
+    request: Request, services: ServicesDep, tenant: TenantDep
+) -> JSONResponse:
     """Raw points of the matching series in KairosDB's answer shape."""
     try:
         query = parse_query(await _payload(request, services), datetime.now(UTC))
-        answer = await run_in_threadpool(_answer, services, query)
+        answer = await run_in_threadpool(_answer, services, tenant, query)
     except PushError as error:
         return _error(error)
     return JSONResponse(answer)
 
 
 @router.get("/api/v1/metricnames")
-def list_metric_names(services: ServicesDep, prefix: str | None = None) -> dict[str, list[str]]:
-    """Metric names of the stored channels, as KairosDB lists them."""
+def list_metric_names(
+    services: ServicesDep, tenant: TenantDep, prefix: str | None = None
+) -> dict[str, list[str]]:
+    """Metric names of the tenant's channels, as KairosDB lists them."""
     with Session(services.engine) as session:
+        scope_session(session, tenant)
         return {"results": metric_names(session, prefix)}

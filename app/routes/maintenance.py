@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 
-from app.deps import SessionDep
+from app.deps import SessionDep, TenantDep
 from app.notifications.schemas import MaintenanceCreate, MaintenanceOut
 from store import notifications
 from store.errors import NotFoundError
@@ -14,10 +14,12 @@ router = APIRouter(tags=["notifications"])
 
 
 @router.post("/maintenance", response_model=MaintenanceOut, status_code=201)
-def add_maintenance(body: MaintenanceCreate, session: SessionDep) -> MaintenanceOut:
+def add_maintenance(
+    body: MaintenanceCreate, session: SessionDep, tenant: TenantDep
+) -> MaintenanceOut:
     """Declare a maintenance window: anomalies are still recorded, nobody is messaged."""
     try:
-        satellite = notifications.find_satellite(session, body.tenant, body.satellite)
+        satellite = notifications.find_satellite(session, tenant, body.satellite)
     except NotFoundError as error:
         raise HTTPException(422, detail=f"satellite: {error}") from None
     assert satellite.id is not None
@@ -33,7 +35,7 @@ def add_maintenance(body: MaintenanceCreate, session: SessionDep) -> Maintenance
 
 @router.get("/maintenance", response_model=list[MaintenanceOut])
 def list_maintenance(
-    session: SessionDep, satellite: str | None = None, tenant: str = "default"
+    session: SessionDep, tenant: TenantDep, satellite: str | None = None
 ) -> list[MaintenanceOut]:
     """Maintenance windows, of one satellite or of all."""
     satellite_id = None

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from sse_starlette import EventSourceResponse
 
-from app.deps import ServicesDep
+from app.deps import ServicesDep, TenantDep
 from app.notifications.stream import incident_events
 
 router = APIRouter(tags=["notifications"])
@@ -17,9 +17,9 @@ router = APIRouter(tags=["notifications"])
 async def stream(
     request: Request,
     services: ServicesDep,
-    tenant: str | None = None,
+    tenant: TenantDep,
     poll_s: Annotated[float, Query(ge=0.1, le=60)] = 1.0,
 ) -> EventSourceResponse:
-    """Events `ready`, then `incident` (opened or changed) and `message`, until you leave."""
+    """Events `ready`, then `incident` and `message` of the key's tenant, until you leave."""
     events = incident_events(services.engine, request.is_disconnected, tenant, poll_s)
     return EventSourceResponse(events, ping=15)

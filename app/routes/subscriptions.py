@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Response
 
-from app.deps import SessionDep
+from app.deps import SessionDep, TenantDep
 from app.notifications.schemas import SubscriptionCreate, SubscriptionOut
 from app.notifications.signing import new_secret
 from store import notifications
@@ -16,19 +16,21 @@ router = APIRouter(tags=["notifications"])
 
 
 @router.post("/subscriptions", response_model=SubscriptionOut, status_code=201)
-def create_subscription(body: SubscriptionCreate, session: SessionDep) -> SubscriptionOut:
+def create_subscription(
+    body: SubscriptionCreate, session: SessionDep, tenant: TenantDep
+) -> SubscriptionOut:
     """Subscribe; a webhook's secret is in this answer only (generated when not given)."""
     satellite_id = None
     if body.satellite is not None:
         try:
-            satellite_id = notifications.find_satellite(session, body.tenant, body.satellite).id
+            satellite_id = notifications.find_satellite(session, tenant, body.satellite).id
         except NotFoundError as error:
             raise HTTPException(422, detail=f"satellite: {error}") from None
     secret = (body.secret or new_secret()) if body.kind == "webhook" else None
     item = notifications.add_subscription(
         session,
         Subscription(
-            tenant=body.tenant,
+            tenant=tenant,
             satellite_id=satellite_id,
             kind=body.kind,
             target=body.target,
@@ -41,9 +43,11 @@ def create_subscription(body: SubscriptionCreate, session: SessionDep) -> Subscr
     return SubscriptionOut.of(item, show_secret=True)
 
 
-@router.get("/subscriptions", response_model=list[SubscriptionOut])
-def list_subscriptions(session: SessionDep, tenant: str | None = None) -> list[SubscriptionOut]:
-    """Subscriptions of a tenant (or all); secrets are not shown."""
+@router.get(
+    "/subscriptions", response_model=list[SubscriptionOut], openapi_extra={"x-scope": "admin"}
+)
+def list_subscriptions(session: SessionDep, tenant: TenantDep) -> list[SubscriptionOut]:
+    """Subscriptions of the key's tenant; secrets are not shown."""
     return [SubscriptionOut.of(s) for s in notifications.list_subscriptions(session, tenant)]
 
 

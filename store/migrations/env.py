@@ -5,6 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
+import store.channel_models  # noqa: F401  (registers per-channel models and limits)
+import store.keys_models  # noqa: F401  (registers tenants and API keys)
 import store.models  # noqa: F401  (registers the tables)
 import store.notifications_models  # noqa: F401  (registers the notification tables)
 

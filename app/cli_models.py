@@ -1,0 +1,148 @@
+"""`imon train`, `imon limits import` and `imon report`: models, limits and reports."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from app.runtime import Services, build_services, configure_logging
+from app.settings import load_settings
+from store.errors import HomeLockedError
+
+limits_cli = typer.Typer(help="Operating limits of channels.")
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _open() -> Services:
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    try:
+        return build_services(settings)
+    except HomeLockedError as error:
+        err_console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+
+
+def train(
+    satellite: Annotated[str | None, typer.Option(help="Only this satellite.")] = None,
+    channel: Annotated[str | None, typer.Option(help="Only channels of this name.")] = None,
+) -> None:
+    """Learn each channel's model from its stored history; store it as the active version."""
+    from ingestion.training import TrainingBusyError, train_channels
+
+    services = _open()
+    try:
+        results = train_channels(
+            services.engine,
+            services.settings.home.resolve(),
+            satellite=satellite,
+            channel=channel,
+            keep=services.settings.model_versions_kept,
+        )
+    except TrainingBusyError as error:
+        err_console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+    finally:
+        services.close()
+    table = Table("satellite", "channel", "version", "period", "m", "window", "coverage", "note")
+    for r in results:
+        p, q = r.params or {}, r.quality or {}
+        cov = q.get("forecast_coverage")
+        table.add_row(
+            r.satellite,
+            r.channel,
+            str(r.version or "-"),
+            str(p.get("period") or "-"),
+            str(p.get("m", "-")),
+            str(p.get("window", "-")),
+            f"{cov:.2f}" if cov is not None else "-",
+            r.error or "",
+        )
+    console.print(table)
+    if not results:
+        err_console.print("no channel matched")
+        raise typer.Exit(1)
+
+
+@limits_cli.command("import")
+def import_limits(
+    path: Annotated[Path, typer.Argument(help="CSV or YAML: satellite, channel, low, high.")],
+) -> None:
+    """Import channel limits (satellite, channel, low, high) as operators keep them."""
+    from sqlmodel import Session
+
+    from app.limits_file import LimitsFileError, read_limits
+    from ingestion.pipeline import channel_by_name
+    from store import channel_models
+
+    try:
+        rows = read_limits(path)
+    except LimitsFileError as error:
+        err_console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+    services = _open()
+    stored, missing = 0, []
+    try:
+        with Session(services.engine) as session:
+            for row in rows:
+                found = channel_by_name(session, row["satellite"], row["channel"])
+                if found is None or found.id is None:
+                    missing.append(f"{row['satellite']}/{row['channel']}")
+                    continue
+                channel_models.set_limits(session, found.id, row["low"], row["high"], "imported")
+                stored += 1
+            session.commit()
+    finally:
+        services.close()
+    console.print(f"imported limits of {stored} channels")
+    for name in missing:
+        err_console.print(f"unknown channel {name}: skipped")
+
+
+def report(
+    satellite: Annotated[str, typer.Option(help="Satellite to report on.")],
+    period: Annotated[str, typer.Option(help="How far back: 24h, 7d, 2w.")] = "7d",
+    out: Annotated[Path | None, typer.Option(help="Write here (.html or .pdf).")] = None,
+) -> None:
+    """Render a satellite's report (HTML; PDF when WeasyPrint is installed)."""
+    from app.reports import ReportError, build_report, prune_reports, save_report, to_pdf
+    from store.errors import NotFoundError
+
+    services = _open()
+    try:
+        ctx = services.tool_context("default")
+        ctx.now = lambda: datetime.now(UTC)
+        built = build_report(ctx, satellite, period)
+        home = services.settings.home.resolve()
+        prune_reports(home, services.settings.report_retention_days)
+        target = _write(out, built, home, save_report, to_pdf)
+    except (ReportError, NotFoundError) as error:
+        err_console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+    finally:
+        services.close()
+    console.print(f"report written to {target}")
+
+
+def _write(out: Path | None, built: Any, home: Path, save: Any, to_pdf: Any) -> Path:
+    if out is None:
+        path: Path = save(home, built)
+        return path
+    if out.suffix.lower() == ".pdf":
+        pdf = to_pdf(built.html)
+        if pdf is None:
+            err_console.print(
+                "PDF needs WeasyPrint (pip install weasyprint); writing HTML instead"
+            )
+            out = out.with_suffix(".html")
+        else:
+            out.write_bytes(pdf)
+            return out
+    out.write_text(built.html)
+    return out
