@@ -26,6 +26,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TENANT = "default"
 DEV_KEY_FILE = "dev-api-key"
+#: What a keyless loopback request of the embedded default may do (see `_trusted_loopback`).
+LOOPBACK_SCOPES = frozenset({"read", "ask"})
+LOOPBACK_HOSTS = ("127.0.0.1", "::1")
 #: Scopes whose requests are rate-limited per key.
 LIMITED_SCOPES = ("ask", "ingest")
 
@@ -91,6 +94,11 @@ def authenticate(request: Request) -> None:
     principal = getattr(request.state, "principal", None)
     if principal is None:
         key = presented_key(request)
+        if key is None and _trusted_loopback(services.settings, request):
+            principal = Principal(DEFAULT_TENANT, LOOPBACK_SCOPES, "loopback-dev")
+            _check(request, principal, scope)
+            request.state.principal = principal
+            return
         if key is None:
             raise _unauthorized("API key: missing; send Authorization: Bearer <key> or X-API-Key")
         with Session(services.engine) as session:
@@ -99,6 +107,24 @@ def authenticate(request: Request) -> None:
             raise _unauthorized("API key: unknown or revoked")
     _check(request, principal, scope)
     request.state.principal = principal
+
+
+def _trusted_loopback(settings: Settings, request: Request) -> bool:
+    """Whether a keyless request is the single local user of the embedded default.
+
+    Only with SQLite, no `IMON_ADMIN_KEY`, `IMON_DEV_LOOPBACK_ACCESS` on, a loopback client
+    and no foreign `Origin` (so a web page elsewhere cannot use it through the browser).
+    """
+    if not settings.dev_loopback_access or settings.database_url or settings.admin_key:
+        return False
+    client = request.client.host if request.client else ""
+    if client not in LOOPBACK_HOSTS:
+        return False
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    host = origin.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+    return host in LOOPBACK_HOSTS or host == "localhost"
 
 
 def _check(request: Request, principal: Principal, scope: str) -> None:
@@ -143,6 +169,7 @@ def ensure_dev_key(settings: Settings, engine: Any) -> Path | None:
         if has_keys(session):
             return None
         created = create_key(session, DEFAULT_TENANT, SCOPES, name="development")
+        prefix = created.record.prefix
         session.commit()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(created.key + "\n")
@@ -150,7 +177,7 @@ def ensure_dev_key(settings: Settings, engine: Any) -> Path | None:
     logger.warning(
         "created a development API key (%s, tenant %s, all scopes) and wrote it to %s; "
         "create real keys with `imon keys create`",
-        created.record.prefix,
+        prefix,
         DEFAULT_TENANT,
         path,
     )

@@ -104,6 +104,11 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = Field(None, description="SMTP password.")
     smtp_from: str = Field("imon@localhost", description="Sender address of e-mails.")
     smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
+    dev_loopback_access: bool = Field(
+        True,
+        description="Embedded default only (SQLite, no admin key): keyless requests from "
+        "loopback may read and ask.",
+    )
     log_level: str = Field("INFO", description="Logging level of server and worker.")
     # per-channel models and reports (ingestion/training.py, app/reports.py)
     model_versions_kept: int = Field(
