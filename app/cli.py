@@ -17,13 +17,12 @@ from rich.table import Table
 
 from app.auth import client_headers
 from app.cli_backfill import backfill
+from app.cli_common import cli_settings, err_console, open_services
 from app.cli_context import events_cli, knowledge_cli
 from app.cli_eval import eval_cli
 from app.cli_keys import keys_cli
 from app.cli_models import limits_cli, report, train
-from app.runtime import Services, build_services, configure_logging
-from app.settings import Settings, load_settings
-from store.errors import HomeLockedError
+from app.settings import Settings
 
 logger = logging.getLogger(__name__)
 cli = typer.Typer(
@@ -31,13 +30,6 @@ cli = typer.Typer(
 )
 console = Console()
 cli.command()(backfill)
-err_console = Console(stderr=True)
-
-
-def _settings() -> Settings:
-    settings = load_settings()
-    configure_logging(settings.log_level)
-    return settings
 
 
 def _check_satellite(name: str) -> str:
@@ -53,14 +45,6 @@ def _check_satellite(name: str) -> str:
     return stripped
 
 
-def _open(settings: Settings, with_worker: bool = False) -> Services:
-    try:
-        return build_services(settings, with_worker=with_worker)
-    except HomeLockedError as error:
-        err_console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(2) from None
-
-
 @cli.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind.")] = None,
@@ -71,7 +55,7 @@ def serve(
 
     from app.main import create_app
 
-    settings = _settings()
+    settings = cli_settings()
     if host:
         settings.host = host
     if port:
@@ -82,8 +66,8 @@ def serve(
 @cli.command()
 def worker() -> None:
     """Run the ingestion worker alone, in the foreground."""
-    settings = _settings()
-    services = _open(settings, with_worker=True)
+    settings = cli_settings()
+    services = open_services(settings, with_worker=True)
     assert services.worker is not None
     if not services.worker.sources:
         err_console.print("no source configured (set IMON_SIMULATOR=1 for the simulator)")
@@ -134,7 +118,7 @@ def ingest(
     from ingestion.errors import TelemetryFileError
     from ingestion.files import read_telemetry
 
-    settings = _settings()
+    settings = cli_settings()
     satellite = _check_satellite(satellite)
     try:
         parsed = read_telemetry(
@@ -152,7 +136,7 @@ def ingest(
     if parsed.errors:
         err_console.print(f"{parsed.error_count} rows rejected:")
         _print_file_errors(parsed.errors)
-    services = _open(settings)
+    services = open_services(settings)
     try:
         report = services.pipeline.ingest(
             satellite, parsed.points, source=f"file:{path.name}", detect=detect
@@ -189,7 +173,7 @@ def replay(
     """Send a file to the running service over HTTP as if it were arriving live."""
     from app.replay import ReplayError, replay_file
 
-    settings = _settings()
+    settings = cli_settings()
     try:
         totals = replay_file(
             settings.url,
@@ -220,7 +204,7 @@ def ask(
     conversation: Annotated[str | None, typer.Option(help="Conversation id to continue.")] = None,
 ) -> None:
     """Ask the assistant; uses the running service, or the store directly when none runs."""
-    settings = _settings()
+    settings = cli_settings()
     payload = {"question": question, "conversation_id": conversation}
     try:
         response = httpx.post(
@@ -244,7 +228,7 @@ def _ask_locally(settings: Settings, question: str, conversation: str | None) ->
     from app.agent_mode import llm_config
 
     request = AskRequest(question=question, conversation_id=conversation)
-    services = _open(settings)
+    services = open_services(settings)
     try:
         answer = ask_agent(
             services.tool_context("default"),
@@ -281,9 +265,9 @@ def detect(
 
     from store import queries
 
-    settings = _settings()
+    settings = cli_settings()
     first, last = _parse_utc("start", start), _parse_utc("end", end)
-    services = _open(settings)
+    services = open_services(settings)
     try:
         with Session(services.engine) as session:
             matches = [c for c in queries.list_channels(session, satellite) if c.name == channel]
@@ -336,8 +320,8 @@ def reindex() -> None:
     from store import queries
     from store.vector import index_by_tenant
 
-    settings = _settings()
-    services = _open(settings)
+    settings = cli_settings()
+    services = open_services(settings)
     try:
         if services.index is None:
             err_console.print("the index is switched off (IMON_INDEX=0)")

@@ -9,24 +9,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.runtime import Services, build_services, configure_logging
-from app.settings import load_settings
-from store.errors import HomeLockedError
+from app.cli_common import err_console, open_services
 
 events_cli = typer.Typer(help="Context events: telecommands, manoeuvres, eclipses.")
 knowledge_cli = typer.Typer(help="Operator documents used by explanations.")
 console = Console()
-err_console = Console(stderr=True)
-
-
-def _open() -> Services:
-    settings = load_settings()
-    configure_logging(settings.log_level)
-    try:
-        return build_services(settings)
-    except HomeLockedError as error:
-        err_console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(2) from None
 
 
 @events_cli.command("add")
@@ -49,7 +36,7 @@ def add_events(
     checked = validate_events(rows, satellite=satellite)
     for bad in checked.errors[:20]:
         err_console.print(f"  item {bad['index']}, field {bad['field']!r}: {bad['reason']}")
-    services = _open()
+    services = open_services()
     try:
         with Session(services.engine) as session:
             stored, duplicates = store_events(session, checked.events)
@@ -75,7 +62,7 @@ def add_knowledge(
     except KnowledgeFileError as error:
         err_console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None
-    services = _open()
+    services = open_services()
     try:
         if services.knowledge is None:
             err_console.print("the index is switched off (IMON_INDEX=0)")
@@ -90,7 +77,7 @@ def add_knowledge(
 @knowledge_cli.command("list")
 def list_knowledge() -> None:
     """Documents in the knowledge index and their passage counts."""
-    services = _open()
+    services = open_services()
     try:
         if services.knowledge is None:
             err_console.print("the index is switched off (IMON_INDEX=0)")

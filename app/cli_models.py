@@ -10,23 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.runtime import Services, build_services, configure_logging
-from app.settings import load_settings
-from store.errors import HomeLockedError
+from app.cli_common import err_console, open_services
 
 limits_cli = typer.Typer(help="Operating limits of channels.")
 console = Console()
-err_console = Console(stderr=True)
-
-
-def _open() -> Services:
-    settings = load_settings()
-    configure_logging(settings.log_level)
-    try:
-        return build_services(settings)
-    except HomeLockedError as error:
-        err_console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(2) from None
 
 
 def train(
@@ -36,7 +23,7 @@ def train(
     """Learn each channel's model from its stored history; store it as the active version."""
     from ingestion.training import TrainingBusyError, train_channels
 
-    services = _open()
+    services = open_services()
     try:
         results = train_channels(
             services.engine,
@@ -86,7 +73,7 @@ def import_limits(
     except LimitsFileError as error:
         err_console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(1) from None
-    services = _open()
+    services = open_services()
     stored, missing = 0, []
     try:
         with Session(services.engine) as session:
@@ -114,7 +101,7 @@ def report(
     from app.reports import ReportError, build_report, prune_reports, save_report, to_pdf
     from store.errors import NotFoundError
 
-    services = _open()
+    services = open_services()
     try:
         ctx = services.tool_context("default")
         ctx.now = lambda: datetime.now(UTC)
