@@ -22,6 +22,7 @@ from app.cli_context import events_cli, knowledge_cli
 from app.cli_eval import eval_cli
 from app.cli_keys import keys_cli
 from app.cli_models import limits_cli, report, train
+from app.cli_tenant import tenant_cli
 from app.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -136,6 +137,11 @@ def ingest(
     if parsed.errors:
         err_console.print(f"{parsed.error_count} rows rejected:")
         _print_file_errors(parsed.errors)
+    if parsed.ignored_columns:
+        err_console.print(
+            "[yellow]warning:[/yellow] columns ignored (not numeric; pass --column to pick "
+            f"value columns): {', '.join(parsed.ignored_columns)}"
+        )
     services = open_services(settings)
     try:
         report = services.pipeline.ingest(
@@ -366,6 +372,7 @@ cli.add_typer(limits_cli, name="limits")
 cli.command()(train)
 cli.command()(report)
 cli.add_typer(keys_cli, name="keys")
+cli.add_typer(tenant_cli, name="tenant")
 
 
 def main() -> None:

@@ -71,6 +71,9 @@ class IngestResponse(BaseModel):
     corrected: int
     unchanged: int
     rejected: int
+    duplicates: int = Field(
+        0, description="Points repeating a (channel, ts) earlier in this push; the first is kept."
+    )
     anomalies_new: int
     anomalies_updated: int
     errors: list[dict[str, Any]]

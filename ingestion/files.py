@@ -101,6 +101,7 @@ class ParsedFile:
     duplicates_dropped: int = 0
     out_of_order: int = 0
     time_column: str | None = None
+    ignored_columns: list[str] = field(default_factory=list)
 
     @property
     def channels(self) -> list[str]:
@@ -114,6 +115,11 @@ class ParsedFile:
             f"{len(self.points)} points on {len(self.channels)} channels, "
             f"{self.error_count} bad values, {self.duplicates_dropped} duplicates dropped, "
             f"{self.out_of_order} out of order"
+            + (
+                f", non-numeric columns ignored: {', '.join(self.ignored_columns)}"
+                if self.ignored_columns
+                else ""
+            )
         )
 
 
@@ -223,8 +229,9 @@ def read_telemetry(
             )
         frame = _long_points(path, rest, ts, long_cols, sink, columns)
         layout = "long"
+        ignored: list[str] = []
     else:
-        frame = _wide_points(path, rest, ts, sink, channel_names, columns)
+        frame, ignored = _wide_points(path, rest, ts, sink, channel_names, columns)
 
     points, duplicates, out_of_order = _finish(frame)
     sink.errors.sort(key=lambda e: (e.row or 0, e.field))
@@ -239,6 +246,7 @@ def read_telemetry(
         duplicates_dropped=duplicates,
         out_of_order=out_of_order,
         time_column=tcol,
+        ignored_columns=ignored,
     )
 
     logger.info("read %s", parsed.summary())
@@ -372,7 +380,8 @@ def _wide_points(
     sink: _ErrorSink,
     channel_names: Sequence[str] | None,
     columns: Sequence[int | str] | None,
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, list[str]]:
+    """Points of the numeric value columns, and the names of the columns left out."""
     names = [str(c) for c in rest.columns]
     numeric = [
         c
@@ -412,7 +421,7 @@ def _wide_points(
                 }
             )
         )
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat(frames, ignore_index=True), skipped
 
 
 def _select(

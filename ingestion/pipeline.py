@@ -53,6 +53,8 @@ class IngestReport:
     corrected: int = 0
     unchanged: int = 0
     rejected: int = 0
+    #: points repeating a (channel, ts) earlier in the same batch; the first one is kept
+    duplicates: int = 0
     anomalies_new: int = 0
     anomalies_updated: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
@@ -128,7 +130,15 @@ class Pipeline:
         report = IngestReport(satellite=satellite, received=len(points))
         if points.empty:
             return report
-        points = points.drop_duplicates(["channel", "ts"], keep="first")
+        unique = points.drop_duplicates(["channel", "ts"], keep="first")
+        report.duplicates = len(points) - len(unique)
+        if report.duplicates:
+            logger.warning(
+                "%s: %d points repeat a (channel, ts) of the same batch; kept the first",
+                satellite,
+                report.duplicates,
+            )
+        points = unique
         points = points.sort_values(["channel", "ts"], kind="stable")
         owner = tenant or self.tenant
         with self._lock:
@@ -333,6 +343,13 @@ class Pipeline:
     def channel_ids(self) -> list[int]:
         """Channels that have a live detector in this process."""
         return list(self._detectors)
+
+    def forget_detectors(self, channel_ids: list[int]) -> None:
+        """Drop the channels' live detectors: the next points rebuild them from the
+        channel's current model, warmed from the stored history (e.g. after training)."""
+        with self._lock:
+            for channel_id in channel_ids:
+                self._detectors.pop(channel_id, None)
 
 
 def channel_by_name(session: Session, satellite: str, channel: str) -> Channel | None:

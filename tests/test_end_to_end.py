@@ -124,6 +124,23 @@ def test_bad_points_are_reported_by_field_and_good_ones_kept(client: TestClient)
     assert channels[0]["points"] == 2
 
 
+def test_repeated_timestamps_in_one_push_are_counted_and_the_first_kept(
+    client: TestClient,
+) -> None:
+    points = [
+        {"channel": "bus_voltage", "ts": "2024-05-01T00:00:00Z", "value": 28.1},
+        {"channel": "bus_voltage", "ts": "2024-05-01T00:00:00Z", "value": 99.0},
+        {"channel": "bus_voltage", "ts": "2024-05-01T00:00:10Z", "value": 28.2},
+    ]
+    response = client.post("/ingest", json={"satellite": "DUP-1", "points": points})
+
+    body = response.json()
+    assert response.status_code == 200
+    assert (body["received"], body["inserted"], body["duplicates"]) == (3, 2, 1)
+    channel = client.get("/channels", params={"satellite": "DUP-1"}).json()[0]
+    assert channel["points"] == 2
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

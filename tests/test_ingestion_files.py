@@ -414,3 +414,21 @@ def test_real_ucr_txt_parses() -> None:
     path = DATA / "ucr_anomaly_2021/135_UCR_Anomaly_InternalBleeding16_1200_4187_4199.txt"
     parsed = read_telemetry(path, start="2024-01-01", cadence="1s")
     assert parsed.rows_read == len(parsed.points) == len(path.read_text().split())
+
+
+def test_parquet_columns_of_unsupported_types_are_reported_not_silently_dropped(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "mixed.parquet"
+    pd.DataFrame(
+        {
+            "time": pd.date_range("2026-01-01", periods=4, freq="1min", tz="UTC"),
+            "temp": [1.0, 2.0, 3.0, 4.0],
+            "mode": ["SAFE", "NOMINAL", "NOMINAL", "SAFE"],
+            "samples": [[1, 2], [3], [], [4]],
+        }
+    ).to_parquet(path)
+    parsed = read_telemetry(path)
+    assert parsed.channels == ["temp"]
+    assert parsed.ignored_columns == ["mode", "samples"]
+    assert "non-numeric columns ignored: mode, samples" in parsed.summary()
