@@ -35,6 +35,9 @@ MENTIONED_ID_RE = re.compile(r"\banomal(?:y|ies)\s+(?:id\s+)?#?(\d+)\b", re.IGNO
 ANOMALY_KEYS = frozenset(
     {"id", "satellite", "channel", "start", "end", "ongoing", "kind", "severity"}
 )
+#: Keys of tool-result fields holding text written by third parties (operators, documents,
+#: telecommand logs): a date in them is quoted data, never evidence for an answer's date.
+FREE_TEXT_KEYS = frozenset({"text", "description", "author", "heading", "source"})
 _HTML_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
 
 
@@ -108,16 +111,21 @@ def _collect_anomalies(value: Any, found: dict[int, dict[str, Any]]) -> None:
 # --- checks on the answer ----------------------------------------------------------------
 
 
-def strings_in(value: Any) -> Iterable[str]:
-    """Every string inside a JSON-ready value (dict keys excluded)."""
+def strings_in(value: Any, skip: frozenset[str] = frozenset()) -> Iterable[tuple[str, bool]]:
+    """Every string inside a JSON-ready value (dict keys excluded), each with whether it
+    lies under a key of ``skip`` at any depth."""
+    yield from _strings(value, skip, False)
+
+
+def _strings(value: Any, skip: frozenset[str], under: bool) -> Iterable[tuple[str, bool]]:
     if isinstance(value, str):
-        yield value
+        yield value, under
     elif isinstance(value, dict):
-        for item in value.values():
-            yield from strings_in(item)
+        for key, item in value.items():
+            yield from _strings(item, skip, under or key in skip)
     elif isinstance(value, list | tuple):
         for item in value:
-            yield from strings_in(item)
+            yield from _strings(item, skip, under)
 
 
 def _parse(text: str) -> datetime | date | None:
@@ -131,35 +139,74 @@ def _parse(text: str) -> datetime | date | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class _Moments:
+    """Instants and days (UTC) named by ISO dates in texts."""
+
+    def __init__(self) -> None:
+        self.instants: set[datetime] = set()
+        self.days: set[date] = set()
+
+    def add(self, text: str) -> None:
+        for match in ISO_DATE_RE.finditer(text):
+            parsed = _parse(match.group(0))
+            if isinstance(parsed, datetime):
+                self.instants.add(parsed)
+                self.days.add(parsed.date())
+            elif isinstance(parsed, date):
+                self.days.add(parsed)
+
+    def __contains__(self, moment: object) -> bool:
+        if isinstance(moment, datetime):
+            return moment in self.instants
+        return isinstance(moment, date) and moment in self.days
+
+    def __sub__(self, other: _Moments) -> _Moments:
+        left = _Moments()
+        left.instants = self.instants - other.instants
+        left.days = self.days - other.days
+        return left
+
+    def __or__(self, other: _Moments) -> _Moments:
+        both = _Moments()
+        both.instants = self.instants | other.instants
+        both.days = self.days | other.days
+        return both
+
+
+def _supported(tool_results: Iterable[Any]) -> _Moments:
+    """The moments the tools returned as data rather than inside third-party text.
+
+    A field that is itself a date (``"start": "2024-03-02T10:00:00Z"``) counts. A date
+    inside a longer string counts unless the same date also appears in a free-text
+    field (:data:`FREE_TEXT_KEYS`): sentences such as explanation evidence quote those
+    fields, so a date planted in an annotation must not become evidence by being quoted.
+    """
+    exact, embedded, planted = _Moments(), _Moments(), _Moments()
+    for result in tool_results:
+        for text, free in strings_in(result, FREE_TEXT_KEYS):
+            if free:
+                planted.add(text)
+            elif ISO_DATE_RE.fullmatch(text.strip()):
+                exact.add(text)
+            else:
+                embedded.add(text)
+    return exact | (embedded - planted)
+
+
 def unsupported_dates(answer: str, tool_results: Iterable[Any]) -> list[str]:
-    """ISO dates in ``answer`` that no tool returned.
+    """ISO dates in ``answer`` that no tool returned as data.
 
     A date-time in the answer is supported when a tool returned the same instant (in
     any offset); a bare date when a tool returned that date or a date-time on that
-    day (UTC). Invalid dates ("2024-02-31") are never supported.
+    day (UTC). Dates found only in third-party free text (annotations, event texts,
+    descriptions, documents), directly or quoted in another string, support nothing.
+    Invalid dates ("2024-02-31") are never supported.
     """
-    instants: set[datetime] = set()
-    days: set[date] = set()
-    for result in tool_results:
-        for text in strings_in(result):
-            for match in ISO_DATE_RE.finditer(text):
-                parsed = _parse(match.group(0))
-                if isinstance(parsed, datetime):
-                    instants.add(parsed)
-                    days.add(parsed.date())
-                elif isinstance(parsed, date):
-                    days.add(parsed)
-
+    supported = _supported(tool_results)
     missing = []
     for match in ISO_DATE_RE.finditer(answer):
         parsed = _parse(match.group(0))
-        if isinstance(parsed, datetime):
-            supported = parsed in instants
-        elif isinstance(parsed, date):
-            supported = parsed in days
-        else:
-            supported = False
-        if not supported:
+        if parsed is None or parsed not in supported:
             missing.append(match.group(0))
     return missing
 
