@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.cli_common import err_console, open_services
+from app.cli_common import cli_settings, err_console, open_services
+from app.settings import Settings
 
 limits_cli = typer.Typer(help="Operating limits of channels.")
 console = Console()
@@ -20,7 +23,57 @@ def train(
     satellite: Annotated[str | None, typer.Option(help="Only this satellite.")] = None,
     channel: Annotated[str | None, typer.Option(help="Only channels of this name.")] = None,
 ) -> None:
-    """Learn each channel's model from its stored history; store it as the active version."""
+    """Learn each channel's model from its stored history; store it as the active version.
+
+    Asks the running service (POST /models/train) when one answers at IMON_URL, so its
+    worker detects with the new models at once; trains on the store directly otherwise.
+    """
+    settings = cli_settings()
+    try:
+        rows = _train_remotely(settings, satellite, channel)
+    except httpx.ConnectError:
+        rows = _train_locally(satellite, channel)
+    table = Table("satellite", "channel", "version", "period", "m", "window", "coverage", "note")
+    for r in rows:
+        p, q = r.get("params") or {}, r.get("quality") or {}
+        cov = q.get("forecast_coverage")
+        table.add_row(
+            r["satellite"],
+            r["channel"],
+            str(r.get("version") or "-"),
+            str(p.get("period") or "-"),
+            str(p.get("m", "-")),
+            str(p.get("window", "-")),
+            f"{cov:.2f}" if cov is not None else "-",
+            r.get("error") or "",
+        )
+    console.print(table)
+    if not rows:
+        err_console.print("no channel matched")
+        raise typer.Exit(1)
+
+
+def _train_remotely(
+    settings: Settings, satellite: str | None, channel: str | None
+) -> list[dict[str, Any]]:
+    from app.auth import client_headers
+
+    params = {k: v for k, v in (("satellite", satellite), ("channel", channel)) if v}
+    response = httpx.post(
+        f"{settings.url}/models/train",
+        params=params,
+        headers=client_headers(settings),
+        timeout=None,
+    )
+    if response.status_code >= 400:
+        detail = response.json().get("detail") if response.content else response.text
+        err_console.print(f"[red]error {response.status_code}:[/red] {detail}")
+        raise typer.Exit(2)
+    rows: list[dict[str, Any]] = response.json()["results"]
+    return rows
+
+
+def _train_locally(satellite: str | None, channel: str | None) -> list[dict[str, Any]]:
     from ingestion.training import TrainingBusyError, train_channels
 
     services = open_services()
@@ -37,24 +90,7 @@ def train(
         raise typer.Exit(2) from None
     finally:
         services.close()
-    table = Table("satellite", "channel", "version", "period", "m", "window", "coverage", "note")
-    for r in results:
-        p, q = r.params or {}, r.quality or {}
-        cov = q.get("forecast_coverage")
-        table.add_row(
-            r.satellite,
-            r.channel,
-            str(r.version or "-"),
-            str(p.get("period") or "-"),
-            str(p.get("m", "-")),
-            str(p.get("window", "-")),
-            f"{cov:.2f}" if cov is not None else "-",
-            r.error or "",
-        )
-    console.print(table)
-    if not results:
-        err_console.print("no channel matched")
-        raise typer.Exit(1)
+    return [dataclasses.asdict(r) for r in results]
 
 
 @limits_cli.command("import")

@@ -15,7 +15,7 @@ from app.limits import BodySizeLimit
 from app.metrics import build_metrics_registry
 from app.notifications.metrics import NotificationCollector
 from app.notifications.routes import ROUTERS as NOTIFICATION_ROUTERS
-from app.notifications.wiring import build_dispatcher
+from app.notifications.wiring import build_dispatcher, build_report_mailer
 from app.ratelimit import RateLimiter
 from app.routes import annotations as annotation_routes
 from app.routes import (
@@ -59,12 +59,16 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.state.metrics.register(NotificationCollector(live.engine))
         dispatcher = build_dispatcher(live)
         app.state.dispatcher = dispatcher
+        mailer = build_report_mailer(live)
+        app.state.report_mailer = mailer
         if owned and live.settings.notify_dispatch:
             dispatcher.start()
+            mailer.start()
         logger.info("service ready on %s", settings.url)
         try:
             yield
         finally:
+            mailer.stop()
             dispatcher.stop()
             if owned:
                 live.close()

@@ -19,8 +19,8 @@ from ingestion.kairosdb import kairosdb_source
 from ingestion.pipeline import Pipeline
 from ingestion.retention import purge_points
 from ingestion.sources import load_sources_file, resolve_sources_file
-from ingestion.training import model_configs
-from ingestion.worker import Worker, simulator_source
+from ingestion.training import ScheduledTraining, model_configs
+from ingestion.worker import PeriodicJob, Worker, simulator_source
 from store.db import database_url, make_engine, migrate
 from store.lock import WriterLock
 from store.queries import AnomalyView
@@ -118,8 +118,28 @@ def build_services(settings: Settings, *, with_worker: bool = False) -> Services
             gap_factor=settings.gap_factor or None,
             maintenance=[_retention(engine, settings)] if settings.retention_days else [],
             maintenance_interval_s=settings.retention_interval_s,
+            periodic=_training_jobs(settings, pipeline),
         )
     return services
+
+
+#: Longest wait between two checks for models due for retraining, seconds.
+TRAINING_CHECK_S = 3600.0
+
+
+def _training_jobs(settings: Settings, pipeline: Pipeline) -> list[PeriodicJob]:
+    """Scheduled retraining, when `retrain_interval_hours` is set."""
+    if not settings.retrain_interval_hours:
+        return []
+    interval_s = settings.retrain_interval_hours * 3600.0
+    job = ScheduledTraining(
+        pipeline.engine,
+        settings.home.resolve(),
+        timedelta(seconds=interval_s),
+        keep=settings.model_versions_kept,
+        on_trained=pipeline.forget_detectors,
+    )
+    return [PeriodicJob("training", min(interval_s, TRAINING_CHECK_S), job)]
 
 
 def configured_sources(configured: Path | None) -> list[Any]:

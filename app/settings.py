@@ -117,6 +117,15 @@ class Settings(BaseSettings):
     report_retention_days: float = Field(
         90.0, gt=0, description="Reports written under home/reports are deleted after this."
     )
+    report_check_interval_s: float = Field(
+        300.0, gt=0, description="Seconds between checks for scheduled reports that are due."
+    )
+    retrain_interval_hours: float = Field(
+        0.0,
+        ge=0,
+        description="The worker retrains channels whose model is older than this or missing; "
+        "0 turns scheduled training off.",
+    )
     # security (app/auth.py): API keys, limits
     admin_key: SecretStr | None = Field(
         None, description="Accepted as the default tenant's admin key (automation, deployments)."

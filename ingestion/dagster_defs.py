@@ -10,7 +10,11 @@ Install with ``pip install .[dagster]``. Build them with :func:`build_definition
   checkpoint moved (data pushed over HTTP), a ``retention`` job;
 - runs carry ``imon/partition``; with the run queue's ``tag_concurrency_limits``
   (see docker-compose.yml) at most one detection run per partition runs at a time, and
-  the asset's op runs in the pool ``imon_detect``.
+  the asset's op runs in the pool ``imon_detect``;
+- a ``training`` job (per-channel models, ``ingestion.training``) with its schedule:
+  its runs carry ``imon/training`` (the run queue admits one at a time), its op runs in
+  the pool ``imon_train`` (limit 1), the schedule skips while a training run is queued
+  or in progress, and the training lock refuses a run that overlaps another anyway.
 """
 
 import dataclasses
@@ -32,12 +36,22 @@ from ingestion.kairosdb import KairosDBSource
 from ingestion.pipeline import Pipeline
 from ingestion.retention import purge_points
 from ingestion.sources import KairosDBSourceConfig, load_sources_file
+from ingestion.training import TrainingBusyError, train_channels
 from ingestion.worker import Worker
 from store.db import make_engine, migrate
 from store.models import Checkpoint
 
 CONCURRENCY_KEY = "imon_detect"
 PARTITION_TAG = "imon/partition"
+TRAINING_POOL = "imon_train"
+TRAINING_TAG = "imon/training"
+#: Run states in which a training run blocks the next scheduled one.
+_ACTIVE_RUN_STATES = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
 
 
 def partition_keys(configs: list[KairosDBSourceConfig]) -> tuple[list[str], list[str]]:
@@ -67,8 +81,16 @@ def build_definitions(
     retention_days: float = 0.0,
     retention_margin_s: float = 21600.0,
     poll_cron: str = "* * * * *",
+    home: Path = Path("var"),
+    training_cron: str = "23 3 * * *",
+    training_max_age_hours: float = 0.0,
+    models_kept: int = 5,
 ) -> dg.Definitions:
-    """Dagster definitions over `configs`, writing the store at `database_url`."""
+    """Dagster definitions over `configs`, writing the store at `database_url`.
+
+    The training job keeps its lock file in `home`; it retrains the channels whose model
+    is older than `training_max_age_hours` (every channel when 0).
+    """
     satellites, groups = partition_keys(configs)
     partitions = dg.MultiPartitionsDefinition(
         {
@@ -156,15 +178,64 @@ def build_definitions(
     def retention() -> None:
         purge()
 
+    training = _training_job(database_url, home, training_max_age_hours, models_kept)
+
+    @dg.schedule(job=training, cron_schedule=training_cron)
+    def training_schedule(
+        context: ScheduleEvaluationContext,
+    ) -> dg.RunRequest | dg.SkipReason:
+        active = context.instance.get_run_records(
+            dg.RunsFilter(job_name=training.name, statuses=_ACTIVE_RUN_STATES), limit=1
+        )
+        if active:
+            return dg.SkipReason("a training run is already queued or in progress")
+        stamp = context.scheduled_execution_time.isoformat()
+        return dg.RunRequest(run_key=f"training@{stamp}")
+
     return dg.Definitions(
         assets=[telemetry],
-        jobs=[poll_job, retention],
+        jobs=[poll_job, retention, training],
         schedules=[
             poll_schedule,
             dg.ScheduleDefinition(job=retention, cron_schedule="17 * * * *"),
+            training_schedule,
         ],
         sensors=[new_data_sensor],
     )
+
+
+def _training_job(
+    database_url: str, home: Path, max_age_hours: float, keep: int
+) -> dg.JobDefinition:
+    """The ``training`` job: one op in the pool ``imon_train``, runs tagged ``imon/training``."""
+
+    @dg.op(pool=TRAINING_POOL)
+    def train_models(context: OpExecutionContext) -> int:
+        now = datetime.now(UTC)
+        stale_before = now - timedelta(hours=max_age_hours) if max_age_hours > 0 else None
+        engine = make_engine(database_url)
+        try:
+            migrate(engine)
+            results = train_channels(engine, home.resolve(), stale_before=stale_before, keep=keep)
+        except TrainingBusyError as error:
+            raise dg.Failure(description=str(error)) from None
+        finally:
+            engine.dispose()
+        trained = [r for r in results if r.version is not None]
+        for result in results:
+            if result.version is None:
+                context.log.info(f"{result.satellite}/{result.channel}: {result.error}")
+        context.log.info(f"{len(trained)} of {len(results)} channels trained")
+        return len(trained)
+
+    @dg.job(
+        tags={TRAINING_TAG: "1"},
+        description="Retrain per-channel models; one training run at a time.",
+    )
+    def training() -> None:
+        train_models()
+
+    return training
 
 
 def _cursor(text: str | None) -> Iterator[tuple[str, str]]:
@@ -184,4 +255,7 @@ def defs() -> dg.Definitions:
         load_sources_file(sources) if sources.exists() else [],
         retention_days=float(env.get("IMON_RETENTION_DAYS", "0")),
         retention_margin_s=float(env.get("IMON_RETENTION_MARGIN_S", "21600")),
+        home=Path(env.get("IMON_HOME", "var")),
+        training_max_age_hours=float(env.get("IMON_RETRAIN_INTERVAL_HOURS", "0")),
+        models_kept=int(env.get("IMON_MODEL_VERSIONS_KEPT", "5")),
     )

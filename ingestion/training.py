@@ -2,16 +2,22 @@
 
 ``train_channels`` learns a profile (``detection.profile.learn_profile``) for each
 selected channel from its stored points and stores it as a new active version
-(``store.channel_models``), pruning old versions. A file lock under the writer's home
-keeps two training runs from overlapping. ``model_configs`` gives the pipeline the
-``DetectorConfig`` of a channel's active model.
+(``store.channel_models``), pruning old versions. At most one training run is in
+progress: a lock of the process and a file lock under the writer's home (so also across
+processes, e.g. ``imon train`` and a Dagster run); a second request is refused with
+`TrainingBusyError`. `ScheduledTraining` retrains the channels whose model is older
+than an interval, or missing, and tells the pipeline to rebuild their detectors.
+``model_configs`` gives the pipeline the ``DetectorConfig`` of a channel's active model.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +31,15 @@ from detection import DetectorConfig
 from detection.profile import detector_config, learn_profile
 from ingestion.errors import IngestionError
 from store import channel_models, queries
+from store.tenancy import scope_session
 
 logger = logging.getLogger(__name__)
 
 TRAINING_LOCK = "training.lock"
 #: Newest points of a channel a model is trained on, points.
 MAX_TRAINING_POINTS = 50_000
+#: Held while a training run is in progress in this process.
+_RUNNING = threading.Lock()
 
 
 class TrainingBusyError(IngestionError):
@@ -50,32 +59,114 @@ class TrainResult:
     error: str | None = None
 
 
+@contextmanager
+def training_lock(lock_dir: Path) -> Iterator[None]:
+    """Hold the training lock of this process and of `lock_dir`; refuse when taken."""
+    if not _RUNNING.acquire(blocking=False):
+        raise TrainingBusyError(
+            "a training run is already in progress in this process; "
+            "wait for it to finish and ask again"
+        )
+    try:
+        lock = FileLock(str(lock_dir / TRAINING_LOCK))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise TrainingBusyError(
+                f"another training run holds {lock_dir / TRAINING_LOCK}; wait for it to finish"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+    finally:
+        _RUNNING.release()
+
+
 def train_channels(
     engine: Engine,
     lock_dir: Path,
     *,
     satellite: str | None = None,
     channel: str | None = None,
+    channel_id: int | None = None,
+    tenant: str | None = None,
+    stale_before: datetime | None = None,
     keep: int = 5,
 ) -> list[TrainResult]:
-    """Train every matching channel; raise `TrainingBusyError` if a run is in progress."""
-    lock = FileLock(str(lock_dir / TRAINING_LOCK))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise TrainingBusyError(
-            f"another training run holds {lock_dir / TRAINING_LOCK}; wait for it to finish"
-        ) from None
-    try:
-        with Session(engine) as session:
-            views = [
-                v
-                for v in queries.list_channels(session, satellite)
-                if channel is None or v.name == channel
-            ]
+    """Train every matching channel; raise `TrainingBusyError` if a run is in progress.
+
+    `tenant` limits the run to that tenant's channels; `stale_before` to channels
+    without a model or whose active model was trained before that time.
+    """
+    with training_lock(lock_dir):
+        views = _selected(engine, satellite, channel, channel_id, tenant, stale_before)
         return [_train_one(engine, v, keep) for v in views]
-    finally:
-        lock.release()
+
+
+def _selected(
+    engine: Engine,
+    satellite: str | None,
+    channel: str | None,
+    channel_id: int | None,
+    tenant: str | None,
+    stale_before: datetime | None,
+) -> list[queries.ChannelView]:
+    with Session(engine) as session:
+        scoped = scope_session(session, tenant) if tenant is not None else session
+        views = [
+            v
+            for v in queries.list_channels(scoped, satellite)
+            if (channel is None or v.name == channel) and (channel_id in (None, v.id))
+        ]
+        if stale_before is None:
+            return views
+        models = channel_models.active_models(scoped, [v.id for v in views])
+    return [v for v in views if v.id not in models or models[v.id].created_at < stale_before]
+
+
+class ScheduledTraining:
+    """A worker job: retrain channels whose model is older than `max_age`, or missing.
+
+    After a run, `on_trained` gets the ids of the channels that have a new model (the
+    pipeline's `forget_detectors`, so that detection continues with the new version).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        lock_dir: Path,
+        max_age: timedelta,
+        keep: int = 5,
+        on_trained: Callable[[list[int]], object] | None = None,
+    ) -> None:
+        if max_age <= timedelta(0):
+            raise ValueError(f"max_age must be positive, got {max_age}; 0 means no schedule")
+        self.engine = engine
+        self.lock_dir = lock_dir
+        self.max_age = max_age
+        self.keep = keep
+        self.on_trained = on_trained
+
+    def __call__(self, now: datetime) -> list[TrainResult]:
+        """Retrain what is due at `now`; a run already in progress skips this one."""
+        try:
+            results = train_channels(
+                self.engine, self.lock_dir, stale_before=now - self.max_age, keep=self.keep
+            )
+        except TrainingBusyError as error:
+            logger.info("scheduled training skipped: %s", error)
+            return []
+        trained = [r.channel_id for r in results if r.version is not None]
+        if trained and self.on_trained is not None:
+            self.on_trained(trained)
+        if results:
+            logger.info(
+                "scheduled training: %d channels retrained, %d not trainable",
+                len(trained),
+                len(results) - len(trained),
+            )
+        return results
 
 
 def _train_one(engine: Engine, view: queries.ChannelView, keep: int) -> TrainResult:

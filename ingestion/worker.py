@@ -125,11 +125,21 @@ def simulator_source(
     return SimulatorSource(simulator, satellite, timedelta(hours=backfill_hours), specs)
 
 
+@dataclass(frozen=True)
+class PeriodicJob:
+    """A job the worker runs on its clock every `interval_s` seconds, in its own thread."""
+
+    name: str
+    interval_s: float
+    run: Callable[[datetime], Any]
+
+
 class Worker:
     """Polls every source on its own schedule, each in its own thread.
 
     A source's `interval_s` attribute, when it has one, overrides the default interval.
     One failing source does not stop the others: its error is counted, logged and shown.
+    `periodic` jobs (e.g. scheduled training) run in threads of their own.
     """
 
     def __init__(
@@ -142,6 +152,7 @@ class Worker:
         gap_factor: float | None = None,
         maintenance: list[Callable[[datetime], Any]] | None = None,
         maintenance_interval_s: float = 3600.0,
+        periodic: list[PeriodicJob] | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.sources = sources
@@ -156,12 +167,13 @@ class Worker:
         #: jobs run on the worker's clock every `maintenance_interval_s` (e.g. retention)
         self.maintenance = list(maintenance or [])
         self.maintenance_interval_s = maintenance_interval_s
+        self.periodic = list(periodic or [])
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
         """Start one daemon thread per source."""
-        if self._threads or not self.sources:
+        if self._threads or not (self.sources or self.periodic):
             return
         self._stop.clear()
         for source in self.sources:
@@ -173,6 +185,12 @@ class Worker:
         if self.maintenance:
             thread = threading.Thread(
                 target=self._run_maintenance, name="imon-worker:maintenance", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        for job in self.periodic:
+            thread = threading.Thread(
+                target=self._run_periodic, args=(job,), name=f"imon-worker:{job.name}", daemon=True
             )
             thread.start()
             self._threads.append(thread)
@@ -206,6 +224,13 @@ class Worker:
     def _run_maintenance(self) -> None:
         while not self._stop.wait(self.maintenance_interval_s):
             self.run_maintenance()
+
+    def _run_periodic(self, job: PeriodicJob) -> None:
+        while not self._stop.wait(job.interval_s):
+            try:
+                job.run(self.clock())
+            except (OSError, ValueError, RuntimeError, IngestionError, SQLAlchemyError):
+                logger.exception("periodic job %s failed", job.name)
 
     def run_maintenance(self) -> None:
         """Run every maintenance job once; a failing job is logged and the others run."""

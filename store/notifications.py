@@ -88,6 +88,25 @@ def matching_subscriptions(session: Session, satellite: Satellite) -> list[Subsc
     )
 
 
+def report_subscriptions(session: Session) -> list[Subscription]:
+    """Subscriptions that asked for scheduled reports, oldest first."""
+    return list(
+        session.scalars(
+            select(Subscription)
+            .where(col(Subscription.report_period).is_not(None))
+            .order_by(col(Subscription.id))
+        ).all()
+    )
+
+
+def subscribed_satellites(session: Session, subscription: Subscription) -> list[Satellite]:
+    """The satellites a subscription covers: its own, or every satellite of its tenant."""
+    query = select(Satellite).where(col(Satellite.tenant) == subscription.tenant)
+    if subscription.satellite_id is not None:
+        query = query.where(col(Satellite.id) == subscription.satellite_id)
+    return list(session.scalars(query.order_by(col(Satellite.name))).all())
+
+
 def add_maintenance(session: Session, window: MaintenanceWindow) -> MaintenanceWindow:
     """Store a maintenance window of a satellite."""
     session.add(window)

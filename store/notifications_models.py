@@ -17,6 +17,8 @@ from store.types import UTCDateTime, utc_now
 
 INCIDENT_STATUSES = ("open", "closed")
 SUBSCRIPTION_KINDS = ("webhook", "email", "widget")
+#: How often a subscription receives the report of each of its satellites.
+REPORT_PERIODS = ("daily", "weekly")
 #: Transitions of an incident that produce a message.
 TRANSITIONS = ("opened", "escalated", "closed")
 
@@ -71,11 +73,16 @@ class Subscription(SQLModel, table=True):
     secret: str | None = Field(default=None, max_length=200)
     min_severity: str = Field(default="low", max_length=10)
     digest_s: int | None = Field(default=None)
+    #: "daily" or "weekly": also send the satellites' reports; None: incidents only
+    report_period: str | None = Field(default=None, max_length=10)
     created_at: datetime = _now_column()
 
 
 class OutboxMessage(SQLModel, table=True):
-    """One message to deliver to one subscription; `idempotency_key` makes it unique."""
+    """One message to deliver to one subscription; `idempotency_key` makes it unique.
+
+    Messages about an incident name it; scheduled reports (transition ``report``) do not.
+    """
 
     __table_args__ = (
         UniqueConstraint("idempotency_key", name="uq_outbox_idempotency_key"),
@@ -83,7 +90,7 @@ class OutboxMessage(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    incident_id: int = Field(foreign_key="incident.id", index=True)
+    incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
     subscription_id: int | None = Field(default=None, foreign_key="subscription.id")
     channel: str = Field(max_length=10)
     transition: str = Field(max_length=20)

@@ -6,11 +6,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
+from filelock import FileLock
 from sqlmodel import Session
 
-from ingestion.dagster_defs import CONCURRENCY_KEY, PARTITION_TAG, build_definitions
+from ingestion.dagster_defs import (
+    CONCURRENCY_KEY,
+    PARTITION_TAG,
+    TRAINING_POOL,
+    TRAINING_TAG,
+    build_definitions,
+)
+from ingestion.pipeline import Pipeline
 from ingestion.sources import parse_sources
-from store import queries
+from ingestion.training import TRAINING_LOCK
+from ingestion.worker import simulator_source
+from store import channel_models, queries
 from store.db import make_engine, migrate
 from tests.kairos_fake import FakeKairosDB, serve
 
@@ -68,4 +78,40 @@ def test_assets_materialise_per_partition_and_sensor_and_retention_run(tmp_path:
 
         retention = defs.resolve_job_def("retention").execute_in_process()
         assert retention.success and retention.output_for_node("purge") == 0
+    engine.dispose()
+
+
+def test_training_job_trains_every_channel_one_run_at_a_time(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'imon.db'}"
+    engine = make_engine(db)
+    migrate(engine)
+    source = simulator_source(seed=3, satellite="SIM-1", cadence_s=60, backfill_hours=6)
+    for batch in source.poll(None, START):
+        Pipeline(engine).ingest(batch.satellite, batch.points, detect=False)
+    defs = build_definitions(db, [], home=tmp_path, training_cron="0 4 * * *")
+    job = defs.resolve_job_def("training")
+
+    result = job.execute_in_process()
+    with FileLock(str(tmp_path / TRAINING_LOCK)):
+        refused = job.execute_in_process(raise_on_error=False)
+
+    assert result.success and result.output_for_node("train_models") == 4
+    with Session(engine) as session:
+        channels = queries.list_channels(session, "SIM-1")
+        models = channel_models.active_models(session, [c.id for c in channels])
+    assert sorted(m.version for m in models.values()) == [1, 1, 1, 1]
+    assert not refused.success, "a run overlapping another training run must fail"
+    assert job.tags[TRAINING_TAG] == "1"
+    assert job.graph.node_named("train_models").definition.pool == TRAINING_POOL
+
+    schedule = defs.resolve_schedule_def("training_schedule")
+    assert schedule.cron_schedule == "0 4 * * *"
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=START)
+        first = schedule.evaluate_tick(context).run_requests
+        instance.create_run_for_job(job_def=job)  # a queued run of the training job
+        blocked = schedule.evaluate_tick(context)
+    assert first is not None and len(first) == 1
+    assert not blocked.run_requests and blocked.skip_message is not None
+    assert "already queued or in progress" in blocked.skip_message
     engine.dispose()

@@ -6,7 +6,8 @@ delay before the next try doubles from `backoff_s` up to `backoff_max_s`, with j
 (a random 50-100 % of it) so that failing receivers are not hit in lock-step. The
 schedule lives in the outbox rows (not in memory), which is why this is not a tenacity
 loop: a restart resumes it, and a delivered message is never sent again. Subscriptions
-with a digest interval get their pending messages in one batch per interval.
+with a digest interval get their pending messages in one batch per interval;
+scheduled reports are always delivered one by one.
 """
 
 from __future__ import annotations
@@ -153,7 +154,12 @@ class Dispatcher:
         now: datetime,
         report: DispatchReport,
     ) -> None:
-        batches = [messages] if subscription.digest_s else [[m] for m in messages]
+        reports = [[m] for m in messages if m.transition == "report"]
+        others = [m for m in messages if m.transition != "report"]
+        if subscription.digest_s and others:
+            batches = [others, *reports]
+        else:
+            batches = [[m] for m in others] + reports
         sender = self.senders.get(subscription.kind)
         for batch in batches:
             try:

@@ -2,14 +2,19 @@
 
 The plot of the incident's first channel is attached inline (a CID image) when
 ``app/plots.py`` provides ``channel_plot(session, channel_id, start, end) -> bytes``;
-without it the e-mail carries the dashboard link only.
+without it the e-mail carries the dashboard link only. A scheduled report is sent as
+its own e-mail: the report's HTML as the body, its plots as inline CID images (mail
+clients block the ``data:`` images the report uses on the web).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import html
 import importlib
 import logging
+import re
 import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +37,7 @@ logger = logging.getLogger(__name__)
 PLOT_MARGIN = timedelta(minutes=30)
 
 PlotFunction = Callable[[int, datetime, datetime], bytes | None]
+_DATA_PNG = re.compile(r'src="data:image/png;base64,([A-Za-z0-9+/=\s]+)"')
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,38 @@ def compose(
     return email
 
 
+def compose_report(sender: str, recipient: str, message: OutboxMessage) -> EmailMessage:
+    """The e-mail of a scheduled report: a text summary, the report as HTML, its plots."""
+    payload = message.payload
+    email = EmailMessage()
+    email["Subject"] = f"[IMON] {payload['summary']}"[:200]
+    email["From"] = sender
+    email["To"] = recipient
+    email["Message-ID"] = make_msgid(domain="imon")
+    email["X-IMON-Idempotency-Key"] = message.idempotency_key
+    email.set_content(
+        f"{payload['summary']}\n\nThe report of {payload['satellite']} from "
+        f"{payload['start']} to {payload['end']} (UTC) is in the HTML part of this e-mail."
+    )
+    images: list[tuple[str, bytes]] = []
+
+    def inline(match: re.Match[str]) -> str:
+        try:
+            data = base64.b64decode(match.group(1), validate=False)
+        except (binascii.Error, ValueError):
+            return match.group(0)
+        cid = make_msgid(domain="imon")
+        images.append((cid, data))
+        return f'src="cid:{cid[1:-1]}"'
+
+    email.add_alternative(_DATA_PNG.sub(inline, str(payload["html"])), subtype="html")
+    html_part = email.get_body(("html",))
+    if isinstance(html_part, EmailMessage):
+        for cid, data in images:
+            html_part.add_related(data, maintype="image", subtype="png", cid=cid)
+    return email
+
+
 def _text(payload: dict[str, Any]) -> str:
     incident = payload["incident"]
     links = payload["links"]
@@ -106,9 +144,10 @@ def _text(payload: dict[str, Any]) -> str:
     if payload.get("explanation"):
         lines.append(f"Possible explanation: {payload['explanation']}")
     lines.append(f"Dashboard: {links['dashboard']}")
-    lines.append(f"Acknowledge (POST): {links['acknowledge']}")
+    lines.append(f"Acknowledge (opens a page to confirm): {links['acknowledge']}")
     lines += [
-        f"Silence {name} for an hour (POST): {url}" for name, url in links["silence"].items()
+        f"Silence {name} for an hour (opens a page to confirm): {url}"
+        for name, url in links["silence"].items()
     ]
     return "\n".join(lines)
 
@@ -126,7 +165,17 @@ def _html(payload: dict[str, Any]) -> str:
         + (f"<li>Possible explanation: {html.escape(explanation)}</li>" if explanation else "")
         + f'</ul><p><a href="{html.escape(links["dashboard"])}">Open in the dashboard</a> · '
         f'<a href="{html.escape(links["acknowledge"])}">Acknowledge</a></p>'
+        + _silence_links(links["silence"])
     )
+
+
+def _silence_links(links: dict[str, str]) -> str:
+    if not links:
+        return ""
+    items = " · ".join(
+        f'<a href="{html.escape(url)}">{html.escape(name)}</a>' for name, url in links.items()
+    )
+    return f"<p>Silence for an hour: {items}</p>"
 
 
 class EmailSender:
@@ -142,7 +191,12 @@ class EmailSender:
         """Deliver; SMTP and network errors become a `DeliveryError`."""
         if self.config is None:
             raise DeliveryError("SMTP is not configured: set IMON_SMTP_HOST")
-        email = compose(self.config.sender, subscription.target, messages, self._plot(messages))
+        if messages[0].transition == "report":
+            email = compose_report(self.config.sender, subscription.target, messages[0])
+        else:
+            email = compose(
+                self.config.sender, subscription.target, messages, self._plot(messages)
+            )
         try:
             with smtplib.SMTP(
                 self.config.host, self.config.port, timeout=self.config.timeout_s
@@ -159,7 +213,7 @@ class EmailSender:
         )
 
     def _plot(self, messages: list[OutboxMessage]) -> bytes | None:
-        if self.plot is None:
+        if self.plot is None or "incident" not in messages[0].payload:
             return None
         incident = messages[0].payload["incident"]
         if not incident["channels"]:

@@ -14,6 +14,7 @@ from store.incidents import IncidentView
 from store.notifications_models import MaintenanceWindow, OutboxMessage, Subscription
 
 Severity = Literal["low", "medium", "high", "critical"]
+ReportPeriod = Literal["daily", "weekly"]
 EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 NAME = r"^[^\x00-\x1f]+$"
 
@@ -36,6 +37,23 @@ class SubscriptionCreate(BaseModel):
     digest_s: int | None = Field(
         None, ge=10, le=86_400, description="Batch messages per this many seconds."
     )
+    report_period: ReportPeriod | None = Field(
+        None,
+        description="Also send each satellite's report for every past UTC day (daily) or "
+        "ISO week (weekly); e-mail and webhook only.",
+    )
+
+    @field_validator("report_period")
+    @classmethod
+    def _reports_need_a_target(
+        cls, value: ReportPeriod | None, info: ValidationInfo
+    ) -> ReportPeriod | None:
+        if value is not None and info.data.get("kind") == "widget":
+            raise ValueError(
+                "reports are sent by e-mail or webhook, not to the widget; "
+                "use kind 'email' or 'webhook', or leave report_period out"
+            )
+        return value
 
     @field_validator("target")
     @classmethod
@@ -66,6 +84,7 @@ class SubscriptionOut(_UTCModel):
     target: str
     min_severity: str
     digest_s: int | None
+    report_period: str | None = None
     created_at: datetime
     secret: str | None = Field(None, description="Shown once, in the answer to its creation.")
 
@@ -80,6 +99,7 @@ class SubscriptionOut(_UTCModel):
             target=item.target,
             min_severity=item.min_severity,
             digest_s=item.digest_s,
+            report_period=item.report_period,
             created_at=item.created_at,
             secret=item.secret if show_secret else None,
         )
@@ -166,7 +186,7 @@ class IncidentDetail(IncidentOut):
 
 class MessageOut(_UTCModel):
     id: int
-    incident_id: int
+    incident_id: int | None = Field(description="None for a scheduled report.")
     subscription_id: int | None
     channel: str
     transition: str

@@ -63,6 +63,8 @@ def _fetch(engine: Engine, cursor: _Cursor, tenant: str | None) -> list[dict[str
         for message in notifications.list_messages(session, after_id=cursor.message_id):
             assert message.id is not None
             cursor.message_id = max(cursor.message_id, message.id)
+            if message.transition == "report":  # reports go by e-mail and webhook only
+                continue
             if tenant is None or message.payload.get("incident", {}).get("tenant") == tenant:
                 body = MessageOut.of(message).model_dump(mode="json")
                 events.append(

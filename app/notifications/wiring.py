@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.notifications.dispatcher import Dispatcher, RetryPolicy, Sender, WidgetSender
 from app.notifications.email import EmailSender, SmtpConfig, find_plot_function
+from app.notifications.report_mail import BuildReport, ReportMailer
 from app.notifications.signing import LinkSigner, link_key
 from app.notifications.webhook import WebhookSender
+from app.reports import Report, build_report
 from app.settings import Settings
 from ingestion.incident_messages import Explain, LinkConfig, OutboxNotifier
 from ingestion.incidents import IncidentTracker
@@ -103,4 +105,24 @@ def build_dispatcher(services: Services) -> Dispatcher:
         ),
         poll_s=settings.notify_poll_s,
         sweep=sweep,
+    )
+
+
+def report_builder(services: Services) -> BuildReport:
+    """Builds a tenant's satellite report over a period ending at a given time."""
+
+    def build(tenant: str, satellite: str, end: datetime, period: str) -> Report:
+        context = services.tool_context(tenant)
+        context.now = lambda: end
+        return build_report(context, satellite, period)
+
+    return build
+
+
+def build_report_mailer(services: Services) -> ReportMailer:
+    """The scheduler that queues the reports subscribers asked for."""
+    return ReportMailer(
+        services.engine,
+        report_builder(services),
+        interval_s=services.settings.report_check_interval_s,
     )

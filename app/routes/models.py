@@ -1,4 +1,5 @@
-"""GET /channels/{id}/model and GET /reports/{satellite}: trained models and reports."""
+"""Trained models (GET /channels/{id}/model, POST /models/train,
+POST /channels/{id}/model/train) and reports (GET /reports/{satellite})."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from agent.errors import AgentError
 from agent.tools_models import channel_model
 from app.deps import ServicesDep, TenantDep
 from app.reports import ReportError, build_report, to_pdf
+from app.runtime import Services
+from ingestion.training import TrainingBusyError, TrainResult, train_channels
 from store.errors import NotFoundError
 
 router = APIRouter(tags=["models"])
@@ -49,3 +52,57 @@ async def get_report(
             raise HTTPException(501, "PDF needs WeasyPrint (pip install weasyprint); ask for html")
         return Response(pdf, media_type="application/pdf")
     return HTMLResponse(report.html)
+
+
+@router.post("/models/train", openapi_extra={"x-scope": "admin"})
+async def train_models(
+    services: ServicesDep,
+    tenant: TenantDep,
+    satellite: str | None = Query(None, description="Only this satellite."),
+    channel: str | None = Query(None, description="Only channels of this name."),
+) -> dict[str, Any]:
+    """Train the tenant's matching channels now (admin); 409 while a run is in progress."""
+    return await _train(services, tenant, satellite=satellite, channel=channel)
+
+
+@router.post("/channels/{channel_id}/model/train", openapi_extra={"x-scope": "admin"})
+async def train_channel_model(
+    channel_id: int, services: ServicesDep, tenant: TenantDep
+) -> dict[str, Any]:
+    """Train one channel now (admin); 404 for an unknown channel, 409 while a run is on."""
+    answer = await _train(services, tenant, channel_id=channel_id)
+    if not answer["results"]:
+        raise HTTPException(404, f"channel {channel_id} does not exist")
+    return answer
+
+
+async def _train(services: Services, tenant: str, **selection: Any) -> dict[str, Any]:
+    try:
+        results: list[TrainResult] = await run_in_threadpool(
+            lambda: train_channels(
+                services.engine,
+                services.settings.home.resolve(),
+                tenant=tenant,
+                keep=services.settings.model_versions_kept,
+                **selection,
+            )
+        )
+    except TrainingBusyError as error:
+        raise HTTPException(409, f"training: {error}") from None
+    trained = [r.channel_id for r in results if r.version is not None]
+    services.pipeline.forget_detectors(trained)
+    return {
+        "trained": len(trained),
+        "results": [
+            {
+                "channel_id": r.channel_id,
+                "satellite": r.satellite,
+                "channel": r.channel,
+                "version": r.version,
+                "params": r.params,
+                "quality": r.quality,
+                "error": r.error,
+            }
+            for r in results
+        ],
+    }

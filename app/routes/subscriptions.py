@@ -37,6 +37,7 @@ def create_subscription(
             secret=secret,
             min_severity=body.min_severity,
             digest_s=body.digest_s,
+            report_period=body.report_period,
         ),
     )
     session.commit()
