@@ -30,16 +30,17 @@ def ask(
     Raises:
         pydantic.ValidationError: the question is blank or too long, or the
             conversation id is malformed (see :class:`AskRequest`).
+        UnknownConversationError: the conversation id is one of another tenant.
     """
     request = AskRequest(question=question, conversation_id=conversation_id)
     conversation = request.conversation_id or new_conversation_id()
 
-    state = load_state(ctx.engine, conversation)
+    state = load_state(ctx.engine, conversation, ctx.tenant)
     if llm is None:
         result, new_state = answer(ctx, request.question, state)
     else:
         result, new_state = answer_with_llm(ctx, request.question, state, llm)
-    save_state(ctx.engine, conversation, new_state)
+    save_state(ctx.engine, conversation, new_state, ctx.tenant)
 
     return result.model_copy(update={"conversation_id": conversation})
 

@@ -53,8 +53,16 @@ def add_events(
 @knowledge_cli.command("add")
 def add_knowledge(
     paths: Annotated[list[Path], typer.Argument(help="Markdown or text files.")],
+    tenant: Annotated[
+        str | None,
+        typer.Option(help="Tenant whose own document this is; none: shared by every tenant."),
+    ] = None,
 ) -> None:
-    """Split documents into passages and embed them; re-adding a file replaces it."""
+    """Split documents into passages and embed them; re-adding a file replaces it.
+
+    Without --tenant a document is shared (the operations manual every tenant's answers
+    may quote); with --tenant only that tenant's answers can find it.
+    """
     from store.knowledge import KnowledgeFileError, read_document, split_passages
 
     try:
@@ -68,8 +76,9 @@ def add_knowledge(
             err_console.print("the index is switched off (IMON_INDEX=0)")
             raise typer.Exit(1)
         for name, passages in documents:
-            written = services.knowledge.replace_source(name, passages)
-            console.print(f"{name}: {written} passages")
+            written = services.knowledge.replace_source(name, passages, tenant=tenant or None)
+            scope = f"tenant {tenant}" if tenant else "shared"
+            console.print(f"{name}: {written} passages ({scope})")
     finally:
         services.close()
 
@@ -82,10 +91,10 @@ def list_knowledge() -> None:
         if services.knowledge is None:
             err_console.print("the index is switched off (IMON_INDEX=0)")
             raise typer.Exit(1)
-        sources = services.knowledge.sources()
+        documents = services.knowledge.documents()
     finally:
         services.close()
-    table = Table("document", "passages")
-    for name, count in sources.items():
-        table.add_row(name, str(count))
+    table = Table("document", "tenant", "passages")
+    for tenant, name, count in documents:
+        table.add_row(name, tenant or "(shared)", str(count))
     console.print(table)

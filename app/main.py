@@ -31,7 +31,9 @@ from app.routes import (
     plots,
 )
 from app.routes import models as model_routes
+from app.routes import tenants as tenant_routes
 from app.runtime import Services, build_services
+from app.secret_policy import check_webhook_secrets
 from app.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
@@ -46,6 +48,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         owned = services is None
         live = services or build_services(settings, with_worker=settings.worker)
         app.state.services = live
+        check_webhook_secrets(live.settings.env, live.engine)
         ensure_dev_key(live.settings, live.engine)
         app.state.limiter = RateLimiter(
             {
@@ -90,6 +93,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     for router in NOTIFICATION_ROUTERS:
         app.include_router(router)
     app.include_router(dashboard.router)
+    app.include_router(tenant_routes.router)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(packages=[("app", "static")]), name="static")
     return app

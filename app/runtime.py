@@ -57,7 +57,7 @@ class Services:
         return ToolContext(
             engine=self.engine,
             index=self.index,
-            knowledge=self.knowledge,
+            knowledge=self.knowledge.for_tenant(tenant) if self.knowledge else None,
             detector_config=self.pipeline.config,
             now=lambda: datetime.now(UTC),
             tenant=tenant,

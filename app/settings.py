@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.secret_policy import PlaceholderSecretError, placeholder_error, placeholder_reason
 
 
 class Settings(BaseSettings):
@@ -14,6 +16,12 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="IMON_", env_file=".env", extra="ignore")
 
+    env: Literal["development", "production"] = Field(
+        "development",
+        description="`production` refuses to start with a placeholder secret (admin key, "
+        "session, link or SMTP secret, webhook secrets); `development` (the embedded "
+        "default) accepts them.",
+    )
     home: Path = Field(Path("var"), description="Directory of the SQLite file, index and lock.")
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; PostgreSQL when set, SQLite under home otherwise."
@@ -142,6 +150,19 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         16 * 1024 * 1024, ge=1024, description="Largest request body outside KairosDB pushes."
     )
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets(self) -> Settings:
+        if self.env == "development":
+            return self
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr) and value.get_secret_value():
+                reason = placeholder_reason(value.get_secret_value())
+                if reason is not None:
+                    setting = f"IMON_{name.upper()}"
+                    raise PlaceholderSecretError(placeholder_error(setting, reason))
+        return self
 
     @field_validator("log_level")
     @classmethod

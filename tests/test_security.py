@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from agent.context import ToolContext
+from agent.conversations import UnknownConversationError, load_state
 from agent.errors import AgentError
 from agent.tools import TOOLS
 from app.auth import route_policy
@@ -32,6 +33,7 @@ from store.errors import StoreError
 from store.keys import create_key, revoke_key
 from store.models import Anomaly, Channel, Event, Point, Satellite
 from store.notifications_models import Incident, IncidentAnomaly, Subscription
+from store.vector import Embedder, KnowledgeIndex
 
 SECRET_SATELLITE = "B-SECRET-SAT"
 SECRET_CHANNEL = "b_secret_channel"
@@ -172,6 +174,8 @@ EXAMPLE_BODIES: dict[tuple[str, str], Any] = {
         "end": "2024-03-02T00:00:00Z",
     },
     ("POST", "/anomalies/{anomaly_id}/annotations"): {"author": "a", "text": "mine?"},
+    ("POST", "/models/train"): {},
+    ("POST", "/stream/link"): {},
 }
 #: Routes that stream forever: checked by `test_stream_shows_only_the_tenants_incidents`.
 STREAMING = {("GET", "/stream")}
@@ -398,3 +402,89 @@ def test_ask_is_rate_limited_per_key_with_retry_after(engine: Engine, tmp_path: 
         assert [r.status_code for r in codes] == [200, 200, 429]
         assert int(codes[-1].headers["retry-after"]) >= 1
         assert client.post("/ask", json=body, headers={"X-API-Key": other}).status_code == 200
+
+
+def test_a_conversation_of_another_tenant_is_404_and_stays_untouched(world: World) -> None:
+    question = {"question": "what anomalies happened last week?"}
+    started = world.client.post("/ask", json=question, headers=world.headers("b"))
+    assert started.status_code == 200, started.text
+    conversation = started.json()["conversation_id"]
+    before = load_state(world.engine, conversation, "b")
+
+    stolen = world.client.post(
+        "/ask", json=question | {"conversation_id": conversation}, headers=world.headers("a")
+    )
+
+    assert stolen.status_code == 404, stolen.text
+    assert "conversation_id" in stolen.json()["detail"]
+    assert load_state(world.engine, conversation, "b") == before
+    with pytest.raises(UnknownConversationError):
+        load_state(world.engine, conversation, "a")
+    follow = world.client.post(
+        "/ask", json=question | {"conversation_id": conversation}, headers=world.headers("b")
+    )
+    assert follow.status_code == 200 and follow.json()["conversation_id"] == conversation
+
+
+B_PROCEDURE = (
+    "B-SECRET-PROCEDURE: a spike on the battery temperature channel happens when heater "
+    "B of the B constellation cycles during eclipse."
+)
+SHARED_MANUAL = "A spike on a battery temperature channel happens when a heater cycles."
+
+
+@pytest.fixture(scope="module")
+def knowledge(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeIndex:
+    index = KnowledgeIndex(tmp_path_factory.mktemp("chroma"), Embedder())
+    index.replace_source("b-procedures.md", [("Battery", B_PROCEDURE)], tenant="b")
+    index.replace_source("manual.md", [("Battery", SHARED_MANUAL)])
+    return index
+
+
+def test_a_tenants_knowledge_is_never_found_by_another(knowledge: KnowledgeIndex) -> None:
+    query = "spike on the battery temperature when heater B cycles in eclipse"
+
+    for_a = knowledge.for_tenant("a").search(query, limit=5)
+    for_b = knowledge.for_tenant("b").search(query, limit=5)
+    unscoped = knowledge.search(query, limit=5)
+
+    assert [hit.source for hit in for_a] == ["manual.md"]
+    assert [hit.source for hit in for_b] == ["b-procedures.md", "manual.md"]
+    assert [hit.source for hit in unscoped] == ["manual.md"]  # no tenant: shared only
+    assert knowledge.documents() == [("", "manual.md", 1), ("b", "b-procedures.md", 1)]
+
+
+def test_ask_explains_with_shared_knowledge_but_not_another_tenants(
+    world: World, knowledge: KnowledgeIndex
+) -> None:
+    with Session(world.engine) as session:
+        satellite = Satellite(name="A-OWN", tenant="a")
+        session.add(satellite)
+        session.flush()
+        assert satellite.id is not None
+        channel = Channel(satellite_id=satellite.id, name="battery_temperature", unit="C")
+        session.add(channel)
+        session.flush()
+        assert channel.id is not None
+        anomaly = Anomaly(
+            channel_id=channel.id,
+            start=T0,
+            end=T0 + timedelta(minutes=2),
+            kind="spike",
+            score=9.0,
+            severity="high",
+            detector="test",
+        )
+        session.add(anomaly)
+        session.commit()
+        anomaly_id = anomaly.id
+    services = world.client.app.state.services  # type: ignore[attr-defined]
+    services.knowledge = knowledge
+
+    response = world.client.post(
+        "/ask", json={"question": f"explain anomaly {anomaly_id}"}, headers=world.headers("a")
+    )
+
+    assert response.status_code == 200, response.text
+    assert "manual.md" in response.text  # retrieval works for the tenant...
+    assert "B-SECRET-PROCEDURE" not in response.text  # ...and stops at its own documents

@@ -46,7 +46,7 @@ def verify_signature(
     current = (now or datetime.now(UTC)).timestamp()
     if abs(current - sent) > window_s:
         return False
-    return hmac.compare_digest(sign_webhook(secret, timestamp, body), signature)
+    return hmac.compare_digest(sign_webhook(secret, timestamp, body).encode(), signature.encode())
 
 
 def new_secret() -> str:
@@ -68,7 +68,10 @@ class LinkSigner:
 
     def check(self, purpose: str, token: str | None) -> bool:
         """Whether `token` is the token of `purpose`."""
-        return token is not None and hmac.compare_digest(self.sign(purpose), token)
+        if token is None:
+            return False
+        # bytes, not str: compare_digest refuses non-ASCII strings with a TypeError
+        return hmac.compare_digest(self.sign(purpose).encode(), token.encode())
 
 
 def link_key(home: Path, configured: str | None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 
 from agent import ask as ask_agent
+from agent.conversations import UnknownConversationError
 from agent.errors import AgentError
 from agent.schema import AskRequest, AskResult
 from app.agent_mode import llm_config
@@ -29,5 +30,7 @@ def ask(body: AskRequest, services: ServicesDep, tenant: TenantDep) -> AskResult
             body.conversation_id,
             llm=llm_config(services.settings),
         )
+    except UnknownConversationError as error:  # another tenant's id: as if unknown
+        raise HTTPException(404, detail=str(error)) from None
     except AgentError as error:
         raise HTTPException(400, detail=str(error)) from None

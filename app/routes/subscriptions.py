@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Response
 
-from app.deps import SessionDep, TenantDep
+from app.deps import ServicesDep, SessionDep, TenantDep
 from app.notifications.schemas import SubscriptionCreate, SubscriptionOut
 from app.notifications.signing import new_secret
+from app.secret_policy import placeholder_reason
 from store import notifications
 from store.errors import NotFoundError
 from store.notifications_models import Subscription
@@ -17,9 +18,14 @@ router = APIRouter(tags=["notifications"])
 
 @router.post("/subscriptions", response_model=SubscriptionOut, status_code=201)
 def create_subscription(
-    body: SubscriptionCreate, session: SessionDep, tenant: TenantDep
+    body: SubscriptionCreate, session: SessionDep, tenant: TenantDep, services: ServicesDep
 ) -> SubscriptionOut:
     """Subscribe; a webhook's secret is in this answer only (generated when not given)."""
+    reason = placeholder_reason(body.secret) if body.secret is not None else None
+    if reason is not None and services.settings.env != "development":
+        raise HTTPException(
+            422, detail=f"secret: looks like a placeholder ({reason}); leave it out to get one"
+        )
     satellite_id = None
     if body.satellite is not None:
         try:
