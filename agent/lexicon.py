@@ -219,3 +219,34 @@ STOPWORDS = frozenset(
     semaine mois annee heure heures jour jours minutes il ya donne donner montre
     moi peux pouvez est-ce chez leur leurs son sa ses eu fait""".split()
 )
+
+
+#: Words (folded) that mark a question as French or as English; the language with more
+#: of them wins. Words common to both languages ("a", "on", "anomalies") are in neither.
+FRENCH_MARKERS = frozenset(
+    "quelles quelle quels quel quand pourquoi combien comment est sont ete etait les des "
+    "du la le et de depuis hier aujourd avant hier demain dernier derniere derniers "
+    "dernieres semaine mois jour jours heure heures entre pendant canal canaux voie voies "
+    "etat sante montre montrez montre-moi trace tracer graphique expliquer explique "
+    "explication il elle y ont une un que qui quoi en au aux avec pour par moins plus ce "
+    "cette ces son sa ses nous vous je tension courant roue panneau batterie chute saut "
+    "pic anomalie derive bonne sur arrive survenu survenues probleme problemes "
+    "panne pannes lister liste affiche afficher donne donner".split()
+)
+ENGLISH_MARKERS = frozenset(
+    "the which what when why how of is are was were did does do last show me and any "
+    "list explain anomaly yesterday today since between during many much most least plot "
+    "status healthy happened right now channel channels week month day days hour hours "
+    "to for with from voltage current wheel battery panel temperature drop jump spike "
+    "has have there been it its this that these those give tell about affected "
+    "summary detect".split()
+)
+
+
+def language(words: list[str]) -> str | None:
+    """``"fr"`` or ``"en"`` for a question's folded words, or None when nothing tells."""
+    french = sum(1 for w in words if w in FRENCH_MARKERS)
+    english = sum(1 for w in words if w in ENGLISH_MARKERS)
+    if french == english:
+        return None
+    return "fr" if french > english else "en"

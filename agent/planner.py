@@ -55,6 +55,8 @@ def plan(ctx: ToolContext, question: str, conversation: dict[str, Any] | None = 
         entries = catalog.catalog(session, ctx.tenant)
         satellites = [name for _, name in catalog.satellites(session, ctx.tenant)]
     reading = read(question, entries, satellites)
+    # a question whose words do not tell its language ("SAT-1?") keeps the conversation's
+    reading.lang = reading.lang or state.get("lang") or "en"
     intent = _intent(reading, state)
     if intent is not None and (reading.follow_up or reading.intent is None):
         _inherit(reading, state, entries)
@@ -64,7 +66,7 @@ def plan(ctx: ToolContext, question: str, conversation: dict[str, Any] | None = 
     try:
         text = handler(run, reading, state)
     except AgentError as exc:
-        text = f"{_sentence(str(exc))} {_hint(intent)}".strip()
+        text = f"{_sentence(str(exc))} {_hint(intent, reading.lang)}".strip()
     logger.info("question answered as %s with %d tool calls", intent, len(run.calls))
 
     cited_ids = [int(n) for n in dict.fromkeys(re.findall(r"#(\d+)\b", text))]
@@ -80,6 +82,7 @@ def plan(ctx: ToolContext, question: str, conversation: dict[str, Any] | None = 
         "event_kind": reading.event_kind
         or (None if reading.period_phrase else state.get("event_kind")),
         "anomaly_ids": [c.id for c in cited][:MAX_REMEMBERED] or state.get("anomaly_ids", []),
+        "lang": reading.lang,
     }
     if reading.satellite and not reading.channels:
         new_state["channels"] = []  # a newly named satellite drops the old channels
@@ -136,7 +139,7 @@ HANDLERS: dict[str, Callable[[Run, Reading, dict[str, Any]], str]] = {
 
 
 def _cannot_answer(run: Run, reading: Reading, state: dict[str, Any]) -> str:
-    return "I cannot answer that from the monitoring data. " + compose.CAPABILITIES
+    return compose.cannot_answer(reading.lang)
 
 
 def _sentence(message: str) -> str:
@@ -144,10 +147,18 @@ def _sentence(message: str) -> str:
     return (message[:1].upper() + message[1:]).rstrip(".") + "."
 
 
-def _hint(intent: str | None) -> str:
+def _hint(intent: str | None, lang: str | None) -> str:
     if intent in ("explain", "get_anomaly"):
-        return "Ask 'which anomalies happened in the last week?' to see existing ids."
-    return "Ask 'list channels' to see the satellites and channels I know."
+        return compose.pick(
+            lang,
+            "Ask 'which anomalies happened in the last week?' to see existing ids.",
+            "Demandez 'quelles anomalies la semaine dernière ?' pour voir les numéros.",
+        )
+    return compose.pick(
+        lang,
+        "Ask 'list channels' to see the satellites and channels I know.",
+        "Demandez 'liste des canaux' pour voir les satellites et canaux que je connais.",
+    )
 
 
 def _cited(anomaly: dict[str, Any]) -> CitedAnomaly:

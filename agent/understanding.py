@@ -28,6 +28,7 @@ from agent.lexicon import (
     SEVERITY_WORDS,
     STOPWORDS,
     fold,
+    language,
 )
 from agent.periods import find_event_phrase, find_period_phrase
 
@@ -68,6 +69,8 @@ class Reading:
     unknown_words: list[str] = field(default_factory=list)
     words: list[str] = field(default_factory=list)
     question: str = ""
+    #: "fr" or "en" as the question's words tell, None when they do not (e.g. "SAT-1?")
+    lang: str | None = None
 
     @property
     def has_slots(self) -> bool:
@@ -115,6 +118,7 @@ def read(question: str, entries: Sequence[CatalogEntry], satellites: Sequence[st
         unknown_words=[w for w in content if w not in used and not _is_known_word(w)],
         words=words,
         question=text,
+        lang=language(_WORD_RE.findall(fold(text).replace("'", " "))),
     )
 
 

@@ -56,6 +56,10 @@ def explanations(t: Truth) -> list[QAItem]:
     return items
 
 
+#: The word of a "healthy" verdict, per language of the question ("attention" is both).
+HEALTHY = {"en": "healthy", "fr": "bonne santé"}
+
+
 def states(t: Truth, now: datetime) -> list[QAItem]:
     items = []
     cases = [
@@ -77,7 +81,7 @@ def states(t: Truth, now: datetime) -> list[QAItem]:
                 turns=(question,),
                 ids=frozenset(r.id for r in ongoing),
                 dates=tuple(sorted({z(ts) for ts in lasts})),
-                first_line=("healthy",) if fresh and not ongoing else ("attention",),
+                first_line=(HEALTHY[lang],) if fresh and not ongoing else ("attention",),
                 names=tuple(f"{s}/{c}" for s, c, _ in channels),
                 subset=subset,
             )

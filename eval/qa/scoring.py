@@ -11,8 +11,8 @@ from eval.qa.questions import LIST_CAP, QAItem
 
 #: ISO 8601 UTC dates as the service writes them (the text and the plot URL).
 ISO_Z = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}(?::|%3A)\d{2}(?::|%3A)\d{2}(?:\.\d+)?Z")
-#: Words of an honest "cannot answer" reply.
-CANNOT = "I cannot answer that"
+#: Words of an honest "cannot answer" reply, per language of the question.
+CANNOT = {"en": "I cannot answer that", "fr": "Je ne peux pas répondre à cela"}
 
 
 @dataclass
@@ -78,7 +78,7 @@ def score(item: QAItem, answer: Any, tool_results: list[Any], latency_ms: float)
         f"/channels/{item.plot_channel}/plot.png"
     ):
         result.failures.append(f"plot_url {answer.plot_url!r} is not channel {item.plot_channel}")
-    if item.unanswerable != text.startswith(CANNOT):
+    if item.unanswerable != text.startswith(CANNOT[item.lang]):
         result.failures.append(
             "honest 'cannot answer' expected" if item.unanswerable else "answered 'cannot answer'"
         )
