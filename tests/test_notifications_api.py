@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import numpy as np
@@ -233,3 +236,42 @@ def test_pushed_points_with_a_level_shift_reach_a_signed_webhook(tmp_path: Path)
             created["secret"], headers["X-IMON-Timestamp"], body, headers["X-IMON-Signature"]
         )
     assert all(m["state"] == "delivered" for m in log)
+
+
+def test_links_in_messages_open_a_confirmation_page_whose_button_acts(
+    client: TestClient,
+) -> None:
+    client.post("/subscriptions", json={"kind": "widget"})
+    _incident(client.app)
+    links = client.get("/notifications").json()[0]["payload"]["links"]
+    ack_link = urlsplit(links["acknowledge"])
+    silence_link = urlsplit(links["silence"]["BAT_V"])
+    mail_client = TestClient(client.app)  # no API key: a click in an e-mail client
+    html = {"Accept": "text/html,application/xhtml+xml"}
+
+    shown = mail_client.get(f"{ack_link.path}?{ack_link.query}")
+    forged = mail_client.get(f"{ack_link.path}?token={'0' * 32}")
+    incident_id = int(ack_link.path.split("/")[2])
+    still_open = client.get(f"/incidents/{incident_id}").json()["acknowledged_at"]
+    action = re.search(r'<form method="post" action="([^"]+)"', shown.text)
+    assert action is not None
+    done = mail_client.post(unescape(action.group(1)), headers=html)
+    again = mail_client.get(f"{ack_link.path}?{ack_link.query}")
+    silence_page = mail_client.get(f"{silence_link.path}?{silence_link.query}")
+    silence_action = re.search(r'action="([^"]+)"', silence_page.text)
+    assert silence_action is not None
+    silenced = mail_client.post(unescape(silence_action.group(1)))
+
+    assert shown.status_code == 200 and "text/html" in shown.headers["content-type"]
+    assert "SAT-1" in shown.text and "BAT_V" in shown.text and ">Acknowledge<" in shown.text
+    assert still_open is None, "opening the link (a GET) changes nothing"
+    assert forged.status_code == 403 and "not valid" in forged.text
+    assert (
+        parse_qs(urlsplit(unescape(action.group(1))).query)["token"]
+        == parse_qs(ack_link.query)["token"]
+    )
+    assert done.status_code == 200 and "acknowledged" in done.text
+    assert client.get(f"/incidents/{incident_id}").json()["acknowledged_at"] is not None
+    assert "Already acknowledged" in again.text
+    assert silence_page.status_code == 200 and "Silence for 60 minutes" in silence_page.text
+    assert silenced.status_code == 200 and silenced.json()["until"].endswith("Z")
