@@ -4,23 +4,35 @@
 routes added later, requires a key unless it says `openapi_extra={"x-public": True}`.
 The scope a route needs is `openapi_extra["x-scope"]`, else `read` for GET/HEAD and
 `admin` for anything else: a new write route is admin-only until it says otherwise.
+
+Three more ways in, each for a browser that cannot send a key header:
+- dashboard pages (`/dashboard/...`) take the signed session cookie of a login (or a key
+  header); a POST with the cookie must carry the session's CSRF token (`check_csrf`);
+- a GET of a route in :data:`SIGNED_LINK_ROUTES` takes a signed link (`?tenant&exp&sig`,
+  see `agent.plot_links`) as a read-only key of that tenant;
+- a widget key is accepted only with an `Origin` among its allowed origins, which the
+  CORS middleware (`app.cors`) then echoes in `Access-Control-Allow-Origin`.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import HTTPException, Request
 from sqlmodel import Session
 
+from agent.plot_links import check_signed_link
 from app.ratelimit import RateLimiter
 from app.settings import Settings
-from store.keys import create_key, find_key, has_keys
-from store.keys_models import SCOPES
+from app.web_session import CSRF_FIELD, WebSession, csrf_matches, request_session, web_keys
+from store.keys import check_origin, create_key, find_key, has_keys
+from store.keys_models import SCOPES, WIDGET_SCOPES, ApiKey
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +43,11 @@ LOOPBACK_SCOPES = frozenset({"read", "ask"})
 LOOPBACK_HOSTS = ("127.0.0.1", "::1")
 #: Scopes whose requests are rate-limited per key.
 LIMITED_SCOPES = ("ask", "ingest")
+DASHBOARD_PREFIX = "/dashboard"
+LOGIN_PATH = "/dashboard/login"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+#: Routes whose GET a signed link authorises (images and event streams in a browser).
+SIGNED_LINK_ROUTES = frozenset({"/channels/{channel_id}/plot.png", "/stream"})
 
 
 @dataclass(frozen=True)
@@ -41,6 +58,7 @@ class Principal:
     scopes: frozenset[str]
     key_id: str
     allowed_origins: tuple[str, ...] = field(default=())
+    kind: str = "api"
 
     def allows(self, scope: str) -> bool:
         """Whether the caller holds `scope` (`admin` holds them all)."""
@@ -78,6 +96,7 @@ def principal_of_key(settings: Settings, session: Session, key: str) -> Principa
         frozenset(record.scopes),
         f"key-{record.id}",
         tuple(record.allowed_origins),
+        record.kind,
     )
 
 
@@ -87,11 +106,18 @@ def _unauthorized(detail: str) -> HTTPException:
 
 def authenticate(request: Request) -> None:
     """Check the request's key, scope, origin and rate; leave the principal on the request."""
-    public, scope = route_policy(request.scope.get("route"), request.method)
+    route = request.scope.get("route")
+    public, scope = route_policy(route, request.method)
     if public:
+        return
+    path = str(getattr(route, "path", ""))
+    if path.startswith(DASHBOARD_PREFIX):
+        _authenticate_dashboard(request, scope)
         return
     services = request.app.state.services
     principal = getattr(request.state, "principal", None)
+    if principal is None:
+        principal = _signed_link_principal(request, path)
     if principal is None:
         key = presented_key(request)
         if key is None and _trusted_loopback(services.settings, request):
@@ -101,12 +127,108 @@ def authenticate(request: Request) -> None:
             return
         if key is None:
             raise _unauthorized("API key: missing; send Authorization: Bearer <key> or X-API-Key")
-        with Session(services.engine) as session:
-            principal = principal_of_key(services.settings, session, key)
-        if principal is None:
-            raise _unauthorized("API key: unknown or revoked")
+        principal = _key_principal(request, key)
     _check(request, principal, scope)
     request.state.principal = principal
+
+
+def _key_principal(request: Request, key: str) -> Principal:
+    services = request.app.state.services
+    with Session(services.engine) as session:
+        principal = principal_of_key(services.settings, session, key)
+    if principal is None:
+        raise _unauthorized("API key: unknown or revoked")
+    return principal
+
+
+def _signed_link_principal(request: Request, path: str) -> Principal | None:
+    """A read-only principal of the link's tenant when a GET carries a valid signature."""
+    if request.method not in ("GET", "HEAD") or "sig" not in request.query_params:
+        return None
+    if path not in SIGNED_LINK_ROUTES:
+        return None
+    try:
+        tenant = check_signed_link(
+            request.url.path,
+            request.query_params.multi_items(),
+            web_keys(request).links,
+            time.time(),
+        )
+    except ValueError as error:
+        raise HTTPException(403, detail=str(error)) from None
+    bound, origin = request.query_params.get("origin"), request.headers.get("origin")
+    if bound and origin is not None:
+        if origin.rstrip("/") != bound:
+            raise HTTPException(403, detail="origin: this signed link belongs to another origin")
+        request.state.cors_origin = origin
+    return Principal(tenant, frozenset({"read"}), "signed-link")
+
+
+def login_location(request: Request) -> str:
+    """The login page, returning to the requested page afterwards."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return f"{LOGIN_PATH}?next={quote(target, safe='')}"
+
+
+def _authenticate_dashboard(request: Request, scope: str) -> None:
+    """A key header (no CSRF: not sent by browsers on their own), else the session cookie."""
+    key = presented_key(request)
+    if key is not None:
+        principal = _key_principal(request, key)
+        if principal.kind == "widget":
+            raise HTTPException(403, detail="API key: a widget key cannot open the dashboard")
+    else:
+        session = request_session(request)
+        found = _session_principal(request, session) if session else None
+        if found is None:
+            if request.method in ("GET", "HEAD"):
+                raise HTTPException(
+                    303,
+                    detail="session: missing or expired; log in",
+                    headers={"Location": login_location(request)},
+                )
+            raise _unauthorized(f"session: missing or expired; log in again at {LOGIN_PATH}")
+        principal = found
+        request.state.web_session = session
+    if not principal.allows(scope):
+        raise HTTPException(403, detail=f"API key: lacks the {scope!r} scope this page needs")
+    request.state.principal = principal
+
+
+def _session_principal(request: Request, session: WebSession) -> Principal | None:
+    """The principal of a session, while the key it was opened with is still valid."""
+    services = request.app.state.services
+    if session.key_id == "admin-key":
+        if services.settings.admin_key is None:
+            return None
+    else:
+        number = session.key_id.removeprefix("key-")
+        if not number.isdigit():
+            return None
+        with Session(services.engine) as db:
+            record = db.get(ApiKey, int(number))
+        if record is None or record.revoked_at is not None or record.tenant != session.tenant:
+            return None
+    return Principal(session.tenant, frozenset(session.scopes), session.key_id)
+
+
+async def check_csrf(request: Request) -> None:
+    """Refuse (403) a cookie-authenticated dashboard POST without the session's CSRF token.
+
+    A dependency of every dashboard router; it runs after `authenticate`. Requests with a
+    key header carry no cookie credentials and need no token.
+    """
+    session: WebSession | None = getattr(request.state, "web_session", None)
+    if session is None or request.method in SAFE_METHODS:
+        return
+    form = await request.form()
+    token = form.get(CSRF_FIELD)
+    if not csrf_matches(session, token if isinstance(token, str) else None):
+        raise HTTPException(
+            403,
+            detail=f"CSRF: the form's {CSRF_FIELD} is missing or does not match this "
+            "session; reload the page and submit again",
+        )
 
 
 def _trusted_loopback(settings: Settings, request: Request) -> bool:
@@ -130,13 +252,7 @@ def _trusted_loopback(settings: Settings, request: Request) -> bool:
 def _check(request: Request, principal: Principal, scope: str) -> None:
     if not principal.allows(scope):
         raise HTTPException(403, detail=f"API key: lacks the {scope!r} scope this route needs")
-    origin = request.headers.get("origin")
-    if (
-        origin
-        and principal.allowed_origins
-        and origin.rstrip("/") not in principal.allowed_origins
-    ):
-        raise HTTPException(403, detail="API key: not allowed from this origin")
+    _check_origin(request, principal)
     limiter: RateLimiter | None = getattr(request.app.state, "limiter", None)
     if limiter is not None and scope in LIMITED_SCOPES:
         wait_s = limiter.take(f"{principal.key_id}:{scope}", scope)
@@ -146,6 +262,28 @@ def _check(request: Request, principal: Principal, scope: str) -> None:
                 detail=f"rate: too many {scope} requests for this key; retry later",
                 headers={"Retry-After": str(max(1, round(wait_s + 0.5)))},
             )
+
+
+def _check_origin(request: Request, principal: Principal) -> None:
+    """Refuse a key used from an origin it does not list; note an allowed one for CORS."""
+    origin = request.headers.get("origin")
+    if principal.kind == "widget" and origin is None:
+        raise HTTPException(
+            403,
+            detail="origin: missing; a widget key is accepted only from a browser page on "
+            "one of its allowed origins",
+        )
+    if origin is None or not principal.allowed_origins:
+        return
+    try:
+        normalised = check_origin(origin)
+    except ValueError:
+        normalised = ""
+    if normalised not in principal.allowed_origins:
+        raise HTTPException(
+            403, detail=f"origin: {origin[:100]!r} is not an allowed origin of this API key"
+        )
+    request.state.cors_origin = origin
 
 
 def current_principal(request: Request) -> Principal:
@@ -201,12 +339,17 @@ def client_headers(settings: Settings) -> dict[str, str]:
 
 
 def demo_widget_key(state: Any, engine: Any, tenant: str, origin: str) -> str:
-    """A `read,ask` key of `tenant` limited to `origin`, made once per process for the demo."""
+    """A widget key of `tenant` limited to `origin`, made once per process for the demo."""
     cache: dict[tuple[str, str], str] = state.__dict__.setdefault("demo_widget_keys", {})
     if (tenant, origin) not in cache:
         with Session(engine) as session:
             created = create_key(
-                session, tenant, ["read", "ask"], name="widget demo", allowed_origins=[origin]
+                session,
+                tenant,
+                WIDGET_SCOPES,
+                name="widget demo",
+                allowed_origins=[origin],
+                kind="widget",
             )
             session.commit()
         cache[(tenant, origin)] = created.key

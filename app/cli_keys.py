@@ -14,7 +14,7 @@ from app.settings import load_settings
 from store.db import database_url, make_engine, migrate
 from store.errors import NotFoundError
 from store.keys import create_key, list_keys, revoke_key
-from store.keys_models import SCOPES
+from store.keys_models import SCOPES, WIDGET_SCOPES
 
 keys_cli = typer.Typer(help="API keys of tenants (shown once, stored hashed).")
 console = Console()
@@ -40,18 +40,33 @@ def create(
         typer.Option(help="Origin allowed to use the key from a browser (widget); repeatable."),
     ] = None,
     name: Annotated[str, typer.Option(help="What the key is for.")] = "",
+    widget: Annotated[
+        bool,
+        typer.Option(
+            "--widget",
+            help=f"A chat-widget key: only {', '.join(WIDGET_SCOPES)}, only from --origin.",
+        ),
+    ] = False,
 ) -> None:
     """Create a key and print it: this is the only time it is shown."""
     scopes = [s.strip() for s in scope.split(",") if s.strip()]
     with _session() as session:
         try:
-            created = create_key(session, tenant, scopes, name=name, allowed_origins=origin or [])
+            created = create_key(
+                session,
+                tenant,
+                scopes,
+                name=name,
+                allowed_origins=origin or [],
+                kind="widget" if widget else "api",
+            )
         except ValueError as error:
             err_console.print(f"[red]error:[/red] {error}")
             raise typer.Exit(2) from None
         session.commit()
         ident = created.record.id
-    err_console.print(f"key {ident} for tenant {tenant} ({', '.join(scopes)}); store it now:")
+    kind = "widget key" if widget else "key"
+    err_console.print(f"{kind} {ident} for tenant {tenant} ({', '.join(scopes)}); store it now:")
     typer.echo(created.key)
 
 
@@ -60,12 +75,15 @@ def list_(
     tenant: Annotated[str | None, typer.Option(help="Only this tenant's keys.")] = None,
 ) -> None:
     """Keys with their prefix, scopes, origins and state (never the key itself)."""
-    table = Table("id", "tenant", "name", "prefix", "scopes", "origins", "created", "revoked")
+    table = Table(
+        "id", "tenant", "kind", "name", "prefix", "scopes", "origins", "created", "revoked"
+    )
     with _session() as session:
         for key in list_keys(session, tenant):
             table.add_row(
                 str(key.id),
                 key.tenant,
+                key.kind,
                 key.name,
                 key.prefix,
                 ",".join(key.scopes),

@@ -11,6 +11,7 @@ from sqlalchemy import case, func, or_
 from sqlmodel import Session, col, select
 
 from agent.errors import AgentError
+from agent.plot_links import plot_url_for
 from agent.plots import CONTEXT_FACTOR, MIN_CONTEXT, plot_url
 from agent.tools import explain
 from app.runtime import Services
@@ -96,9 +97,14 @@ def plot_window(view: AnomalyView) -> tuple[datetime, datetime]:
 
 
 def anomaly_plot_url(view: AnomalyView) -> str:
-    """Relative URL of the PNG plot around an anomaly."""
+    """Relative URL of the PNG plot around an anomaly (unsigned; the page signs it)."""
     lower, upper = plot_window(view)
     return plot_url(view.channel_id, iso_z(lower), iso_z(upper))
+
+
+def channel_plot_url(channel_id: int) -> str:
+    """Relative URL of the PNG plot of a whole channel."""
+    return plot_url_for(channel_id)
 
 
 def explanation_of(

@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.auth import authenticate, ensure_dev_key
+from app.cors import KeyOriginCors
 from app.errors import install_error_handlers
 from app.limits import BodySizeLimit
 from app.metrics import build_metrics_registry
@@ -25,10 +26,13 @@ from app.routes import (
     dashboard,
     events,
     health,
+    dashboard_actions,
+    dashboard_login,
     ingest,
     kairosdb,
     metrics,
     plots,
+    links,
 )
 from app.routes import models as model_routes
 from app.routes import tenants as tenant_routes
@@ -37,6 +41,7 @@ from app.secret_policy import check_webhook_secrets
 from app.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
+from app.web_session import load_web_keys
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -52,6 +57,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         ensure_dev_key(live.settings, live.engine)
         app.state.limiter = RateLimiter(
             {
+        app.state.web_keys = load_web_keys(live.settings)
                 "ask": live.settings.rate_ask_per_minute,
                 "ingest": live.settings.rate_ingest_per_minute,
             }
@@ -88,11 +94,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     for module in (health, ask, anomalies, channels, ingest, kairosdb, metrics):
         app.include_router(module.router)
-    for module in (annotation_routes, events, plots, model_routes):
+    for module in (annotation_routes, events, plots, model_routes, links):
         app.include_router(module.router)
     for router in NOTIFICATION_ROUTERS:
         app.include_router(router)
-    app.include_router(dashboard.router)
+    for module in (dashboard, dashboard_actions, dashboard_login):
+        app.include_router(module.router)
+    app.add_middleware(KeyOriginCors)
     app.include_router(tenant_routes.router)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(packages=[("app", "static")]), name="static")

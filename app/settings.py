@@ -150,6 +150,23 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         16 * 1024 * 1024, ge=1024, description="Largest request body outside KairosDB pushes."
     )
+    # browser security (app/web_session.py): dashboard sessions, CSRF, signed plot links
+    session_secret: SecretStr | None = Field(
+        None,
+        description="Key signing dashboard sessions, CSRF tokens and plot links; generated "
+        "under home when unset in development, required in production.",
+    )
+    session_max_age_s: float = Field(
+        8 * 3600.0, ge=60, le=30 * 86400, description="Seconds a dashboard login lasts."
+    )
+    session_cookie_secure: bool = Field(
+        False,
+        description="Always mark the session cookie Secure (it is whenever a request came "
+        "over https).",
+    )
+    signed_url_ttl_s: float = Field(
+        3600.0, ge=10, le=7 * 86400, description="Seconds a signed plot or stream link lasts."
+    )
 
     @model_validator(mode="after")
     def _no_placeholder_secrets(self) -> Settings:

@@ -13,11 +13,12 @@ import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from sqlmodel import Session, col, select
 
 from store.errors import NotFoundError
-from store.keys_models import SCOPES, ApiKey, Tenant
+from store.keys_models import KINDS, SCOPES, WIDGET_SCOPES, ApiKey, Tenant
 from store.types import utc_now
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,46 @@ def check_scopes(scopes: Sequence[str]) -> list[str]:
     return [s for s in SCOPES if s in scopes]
 
 
+def check_origin(origin: str) -> str:
+    """`origin` as browsers send it (`scheme://host[:port]`, lower case), or ValueError."""
+    text = origin.strip().rstrip("/")
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        parts, port = urlsplit(""), None
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path
+        or parts.query
+        or parts.fragment
+        or parts.username
+    ):
+        raise ValueError(
+            f"origin: {origin!r} is not an origin; give scheme://host[:port] with no path, "
+            "e.g. https://portal.example"
+        )
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    default_port = {"http": 80, "https": 443}[parts.scheme]
+    return f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default_port) else "")
+
+
+def _check_kind(kind: str, scopes: list[str], origins: list[str]) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"kind: {kind!r}; choose from {', '.join(KINDS)}")
+    if kind != "widget":
+        return
+    extra = [s for s in scopes if s not in WIDGET_SCOPES]
+    if extra:
+        raise ValueError(
+            f"scope: {', '.join(extra)} not allowed on a widget key; "
+            f"a widget key holds only {', '.join(WIDGET_SCOPES)}"
+        )
+    if not origins:
+        raise ValueError("origin: a widget key needs at least one allowed origin (--origin)")
+
+
 def ensure_tenant(session: Session, name: str) -> Tenant:
     """The tenant called `name`, created when new."""
     tenant = session.get(Tenant, name)
@@ -84,9 +125,15 @@ def create_key(
     *,
     name: str = "",
     allowed_origins: Sequence[str] = (),
+    kind: str = "api",
 ) -> NewKey:
-    """Create a key of `tenant` with `scopes`; the returned secret is not stored anywhere."""
+    """Create a key of `tenant` with `scopes`; the returned secret is not stored anywhere.
+
+    A `widget` key holds only `read` and `ask` and needs at least one allowed origin.
+    """
     checked = check_scopes(scopes)
+    origins = list(dict.fromkeys(check_origin(o) for o in allowed_origins))
+    _check_kind(kind, checked, origins)
     if not tenant or len(tenant) > 100:
         raise ValueError(f"tenant: {tenant!r}; give a name of 1 to 100 characters")
     ensure_tenant(session, tenant)
@@ -98,11 +145,12 @@ def create_key(
         prefix=prefix,
         hash=hash_key(key),
         scopes=checked,
-        allowed_origins=[o.rstrip("/") for o in allowed_origins],
+        kind=kind,
+        allowed_origins=origins,
     )
     session.add(record)
     session.flush()
-    logger.info("API key %s (%s) created for tenant %s", record.id, prefix, tenant)
+    logger.info("%s key %s (%s) created for tenant %s", kind, record.id, prefix, tenant)
     return NewKey(record=record, key=key)
 
 
@@ -140,3 +188,9 @@ def revoke_key(session: Session, key_id: int) -> ApiKey:
 def has_keys(session: Session) -> bool:
     """Whether any key was ever created (revoked ones count)."""
     return session.exec(select(ApiKey.id).limit(1)).first() is not None
+
+
+def origin_is_listed(session: Session, origin: str) -> bool:
+    """Whether some active key lists `origin` among its allowed origins (CORS preflight)."""
+    query = select(ApiKey.allowed_origins).where(col(ApiKey.revoked_at).is_(None))
+    return any(origin in (origins or []) for origins in session.exec(query))

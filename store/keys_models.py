@@ -5,12 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, String
 from sqlmodel import Field, SQLModel
 
 from store.types import UTCDateTime, utc_now
 
 SCOPES = ("read", "ask", "ingest", "admin")
+#: Kinds of keys: `api` for programs and people, `widget` for the chat widget in a browser.
+KINDS = ("api", "widget")
+#: The only scopes a widget key may hold (its key is visible in the embedding page).
+WIDGET_SCOPES = ("read", "ask")
 
 
 class Tenant(SQLModel, table=True):
@@ -31,6 +35,9 @@ class ApiKey(SQLModel, table=True):
     prefix: str = Field(max_length=16, unique=True)
     hash: str = Field(max_length=200)
     scopes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    kind: str = Field(
+        default="api", sa_column=Column(String(20), nullable=False, server_default="api")
+    )
     allowed_origins: list[str] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
@@ -48,6 +55,7 @@ class ApiKey(SQLModel, table=True):
             "tenant": self.tenant,
             "name": self.name,
             "prefix": self.prefix,
+            "kind": self.kind,
             "scopes": list(self.scopes),
             "allowed_origins": list(self.allowed_origins),
             "created_at": self.created_at,

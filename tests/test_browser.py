@@ -2,7 +2,9 @@
 
 The service runs with uvicorn in a thread on 127.0.0.1; screenshots are kept under
 ``var/test-artifacts/``. Chromium comes from ``scripts/install-browser.sh`` (apt), never
-from ``playwright install``.
+from ``playwright install``. The browser logs in to the dashboard through its login page
+(no key header), and the widget runs on a customer-like portal served from another
+origin (another port) with a widget key limited to that origin, so CORS is exercised.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +32,9 @@ from sqlmodel import Session
 from app.main import create_app
 from app.settings import Settings
 from store import queries, repository
+from store.keys import create_key
 from store.repository import AnomalyWrite
-from tests.auth_helpers import AUTH_HEADERS
+from tests.auth_helpers import ADMIN_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "var" / "test-artifacts"
@@ -55,6 +59,14 @@ class Live:
     url: str
     app: Any
     spike_id: int
+
+
+@dataclass
+class Portal:
+    """A customer's portal on another origin: pages by path, served by a tiny HTTP server."""
+
+    origin: str
+    pages: dict[str, str] = field(default_factory=dict)
 
 
 def _free_port() -> int:
@@ -116,6 +128,60 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         thread.join(10)
 
 
+def _portal_handler(pages: dict[str, str]) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802  (http.server's name)
+            body = pages.get(self.path.split("?")[0])
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write((body or "not found").encode())
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            return
+
+    return Handler
+
+
+@pytest.fixture(scope="module")
+def portal() -> Iterator[Portal]:
+    """The portal's origin differs from the service's by its port."""
+    port = _free_port()
+    found = Portal(f"http://127.0.0.1:{port}")
+    server = ThreadingHTTPServer(("127.0.0.1", port), _portal_handler(found.pages))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield found
+    server.shutdown()
+    thread.join(10)
+
+
+def _widget_key(live: Live, origin: str) -> str:
+    with Session(live.app.state.services.engine) as session:
+        created = create_key(
+            session, "default", ["read", "ask"], allowed_origins=[origin], kind="widget"
+        )
+        session.commit()
+    return created.key
+
+
+def _portal_page(live: Live, key: str) -> str:
+    """A customer page embedding the widget, with hostile CSS of its own."""
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Acme portal</title>
+<style>button, input, a {{ background: #ff0 !important; color: #c00 !important; }}</style>
+</head><body><h1>Acme Space: mission portal</h1>
+<script src="{live.url}/static/widget.js" data-api-key="{key}"></script></body></html>"""
+
+
+@pytest.fixture
+def widget_page(live: Live, portal: Portal, page: Page) -> Page:
+    """The portal page with a widget key limited to the portal's origin, opened."""
+    key = _widget_key(live, portal.origin)
+    portal.pages["/portal"] = _portal_page(live, key)
+    page.goto(f"{portal.origin}/portal")
+    return page
+
+
 @pytest.fixture(scope="module")
 def browser(chromium: Path) -> Iterator[Browser]:
     with sync_playwright() as playwright:
@@ -124,13 +190,20 @@ def browser(chromium: Path) -> Iterator[Browser]:
         launched.close()
 
 
+def _log_in(live: Live, page: Page, key: str = ADMIN_KEY) -> None:
+    page.goto(f"{live.url}/dashboard")
+    expect(page.locator("form#login")).to_be_visible()  # no session: the login page
+    page.fill("form#login input[name=api_key]", key)
+    page.click("form#login button[type=submit]")
+    expect(page.locator("form#logout")).to_be_visible()
+
+
 @pytest.fixture
-def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
-    # the dashboard has no login page yet: the browser sends the admin key on every request
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 900}, extra_http_headers=AUTH_HEADERS
-    )
+def page(live: Live, browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A logged-in browser tab: the dashboard's session cookie, no key header."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
     opened = context.new_page()
+    _log_in(live, opened)
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
     yield opened
@@ -158,6 +231,30 @@ def test_dashboard_lists_satellites_and_anomalies_with_iso_dates(live: Live, pag
     assert ISO_Z.search(page.locator("table.channels").inner_text())
 
 
+def test_login_page_refuses_a_wrong_key_and_logout_ends_the_session(
+    live: Live, browser: Browser
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{live.url}/dashboard/anomalies")
+    expect(page).to_have_url(re.compile(r"/dashboard/login\?next="))
+    page.fill("form#login input[name=api_key]", "imon_00000000_wrong")
+    page.click("form#login button[type=submit]")
+    expect(page.locator("#login-error")).to_contain_text("API key: unknown or revoked")
+    page.fill("form#login input[name=api_key]", ADMIN_KEY)
+    page.click("form#login button[type=submit]")
+    expect(page).to_have_url(f"{live.url}/dashboard/anomalies")  # back where it started
+    cookie = next(c for c in context.cookies() if c["name"] == "imon_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard_logged_in.png"))
+    page.click("form#logout button[type=submit]")
+    expect(page.locator("form#login")).to_be_visible()
+    page.goto(f"{live.url}/dashboard")
+    expect(page.locator("form#login")).to_be_visible()
+    context.close()
+
+
 def test_anomaly_page_shows_the_plot_and_takes_feedback(live: Live, page: Page) -> None:
     page.goto(f"{live.url}/dashboard/anomalies/{live.spike_id}")
     expect(page.locator("h1")).to_contain_text("spike")
@@ -179,8 +276,10 @@ def test_anomaly_page_shows_the_plot_and_takes_feedback(live: Live, page: Page) 
         expect(page.locator("#annotations")).to_contain_text("battery test <b>load</b>")
 
 
-def test_widget_answers_with_dates_and_links_to_cited_anomalies(live: Live, page: Page) -> None:
-    page.goto(f"{live.url}/dashboard/widget-demo")
+def test_widget_answers_with_dates_and_links_to_cited_anomalies(
+    live: Live, widget_page: Page
+) -> None:
+    page = widget_page
     widget = page.locator("#imon-chat-widget")
     page.locator("#imon-chat-widget .launcher").click()
     expect(widget.locator(".panel")).to_be_visible()
@@ -201,6 +300,7 @@ def test_widget_answers_with_dates_and_links_to_cited_anomalies(live: Live, page
     if _has(live, "/channels/{channel_id}/plot.png"):
         plot = widget.locator(".msg.answer").last.locator("img.plot")
         expect(plot).to_be_visible(timeout=15_000)
+        assert "sig=" in (plot.get_attribute("src") or "")  # a signed link, no key
         plot.evaluate(
             "img => img.complete && img.naturalWidth > 0 ? 0 :"
             " new Promise((ok, no) => { img.onload = ok; img.onerror = no; })"
@@ -219,22 +319,43 @@ def test_widget_answers_with_dates_and_links_to_cited_anomalies(live: Live, page
     expect(dashboard.locator("h1")).to_contain_text("spike")
 
 
-def test_widget_sends_the_api_key_header(live: Live, page: Page) -> None:
-    page.goto(f"{live.url}/dashboard/widget-demo")
+def test_widget_sends_its_widget_key_across_origins(
+    live: Live, portal: Portal, widget_page: Page
+) -> None:
+    page = widget_page
     page.locator("#imon-chat-widget .launcher").click()
-    with page.expect_request(lambda r: r.url.endswith("/ask")) as sent:
+    with page.expect_response(lambda r: r.url.endswith("/ask")) as answered:
         page.locator("#imon-chat-widget input[name=question]").fill("list channels")
         page.locator("#imon-chat-widget form button[type=submit]").click()
     embedded = page.locator("script[data-api-key]").get_attribute("data-api-key") or ""
-    assert embedded.startswith("imon_") and embedded != AUTH_HEADERS["X-API-Key"]
-    # the context's extra header (the admin key) overrides page headers in Playwright
-    assert sent.value.headers.get("x-api-key")
+    assert embedded.startswith("imon_") and embedded != ADMIN_KEY
+    response = answered.value
+    sent = response.request.all_headers()
+    assert sent.get("x-api-key") == embedded
+    assert sent.get("origin") == portal.origin
+    assert response.status == 200
+    assert response.all_headers().get("access-control-allow-origin") == portal.origin
+    expect(page.locator("#imon-chat-widget .msg.answer")).to_have_count(1, timeout=30_000)
 
 
-def test_widget_pops_up_a_proactive_message_for_a_new_incident(live: Live, page: Page) -> None:
-    if not _has(live, "/stream"):
-        pytest.skip("no /stream in this build")
-    page.goto(f"{live.url}/dashboard/widget-demo")
+def test_widget_key_of_another_origin_is_refused_in_the_browser(
+    live: Live, portal: Portal, page: Page
+) -> None:
+    key = _widget_key(live, "https://elsewhere.example")
+    portal.pages["/stolen"] = _portal_page(live, key)
+    page.goto(f"{portal.origin}/stolen")
+    page.locator("#imon-chat-widget .launcher").click()
+    page.locator("#imon-chat-widget input[name=question]").fill("list channels")
+    page.locator("#imon-chat-widget form button[type=submit]").click()
+    # refused (403 without Access-Control-Allow-Origin): the page cannot read any answer
+    expect(page.locator("#imon-chat-widget .msg.error")).to_be_visible(timeout=15_000)
+    expect(page.locator("#imon-chat-widget .msg.answer")).to_have_count(0)
+
+
+def test_widget_pops_up_a_proactive_message_for_a_new_incident(
+    live: Live, widget_page: Page
+) -> None:
+    page = widget_page
     expect(page.locator("#imon-chat-widget")).to_have_attribute(
         "data-stream", "ready", timeout=15_000
     )

@@ -110,10 +110,13 @@ def test_anomaly_page_escapes_the_channel_name_and_links_the_plot(
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page.text
     plot = re.search(r'id="anomaly-plot" src="([^"]+)"', page.text)
     assert plot is not None
-    image = client.get(plot.group(1).replace("&amp;", "&"))
+    keyless = TestClient(client.app)  # an <img> sends no key: the link is signed
+    image = keyless.get(plot.group(1).replace("&amp;", "&"))
     assert image.status_code == 200
     assert image.headers["content-type"] == "image/png"
-    assert 'data-url="/anomalies/' in page.text  # the feedback form posts there
+    # the feedback form posts to the dashboard, with its CSRF field
+    assert f'action="/dashboard/anomalies/{ids[EVIL]}/annotations"' in page.text
+    assert 'name="csrf_token"' in page.text
     assert "Possible explanations" in page.text
 
 

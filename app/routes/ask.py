@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 
 from agent import ask as ask_agent
 from agent.conversations import UnknownConversationError
@@ -10,13 +10,17 @@ from agent.errors import AgentError
 from agent.schema import AskRequest, AskResult
 from app.agent_mode import llm_config
 from app.deps import ServicesDep, TenantDep
+from app.web_session import signed_link
 
 router = APIRouter(tags=["ask"])
 
 
 @router.post("/ask", response_model=AskResult, openapi_extra={"x-scope": "ask"})
-def ask(body: AskRequest, services: ServicesDep, tenant: TenantDep) -> AskResult:
-    """Answer a question; the JSON carries the cited anomalies and the tool trace."""
+def ask(request: Request, body: AskRequest, services: ServicesDep, tenant: TenantDep) -> AskResult:
+    """Answer a question; the JSON carries the cited anomalies and the tool trace.
+
+    `plot_url` is a signed link (`tenant`, `exp`, `sig`) so an `<img>` shows it keyless.
+    """
     if len(body.question) > services.settings.max_question_chars:
         raise HTTPException(
             422,
@@ -24,7 +28,7 @@ def ask(body: AskRequest, services: ServicesDep, tenant: TenantDep) -> AskResult
             f"{services.settings.max_question_chars}",
         )
     try:
-        return ask_agent(
+        result = ask_agent(
             services.tool_context(tenant),
             body.question,
             body.conversation_id,
@@ -34,3 +38,8 @@ def ask(body: AskRequest, services: ServicesDep, tenant: TenantDep) -> AskResult
         raise HTTPException(404, detail=str(error)) from None
     except AgentError as error:
         raise HTTPException(400, detail=str(error)) from None
+    if result.plot_url:
+        result = result.model_copy(
+            update={"plot_url": signed_link(request, result.plot_url, tenant)}
+        )
+    return result

@@ -6,22 +6,24 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app import dashboard_views as views
-from app.auth import demo_widget_key
+from app.auth import check_csrf, demo_widget_key
 from app.deps import ServicesDep, SessionDep, TenantDep
-from app.notifications.wiring import link_signer
 from app.routes.anomalies import KindParam, SeverityParam
+from app.web_session import CSRF_FIELD, WebSession, signed_link
 from store import incidents, notifications, queries
 from store.annotations import list_annotations
 from store.errors import NotFoundError
 from store.vector import iso_z
 
-router = APIRouter(prefix="/dashboard", include_in_schema=False)
+router = APIRouter(
+    prefix="/dashboard", include_in_schema=False, dependencies=[Depends(check_csrf)]
+)
 
 PAGE_SIZE = 50
 KINDS = ("spike", "level_shift", "variance_change", "trend_change", "flatline", "gap", "pattern")
@@ -58,8 +60,17 @@ def _page(request: Request, name: str, status_code: int = 200, **context: Any) -
         "annotations": _has_route(request, "/anomalies/{anomaly_id}/annotations"),
         "stream": _has_route(request, "/stream"),
     }
+    session: WebSession | None = getattr(request.state, "web_session", None)
+    principal = getattr(request.state, "principal", None)
+    auth = {
+        "csrf_field": CSRF_FIELD,
+        "csrf_token": session.csrf if session else "",
+        "logged_in": session is not None,
+        "tenant": principal.tenant if principal else "",
+        "can_write": bool(principal and principal.allows("admin")),
+    }
     return TEMPLATES.TemplateResponse(
-        request, name, {"features": features, **context}, status_code=status_code
+        request, name, {"features": features, **auth, **context}, status_code=status_code
     )
 
 
@@ -84,11 +95,15 @@ def overview(request: Request, session: SessionDep) -> HTMLResponse:
 
 
 @router.get("/satellites/{name}", response_class=HTMLResponse)
-def satellite(request: Request, name: str, session: SessionDep) -> HTMLResponse:
-    """One satellite: its channels, anomalies and incidents."""
+def satellite(request: Request, name: str, session: SessionDep, tenant: TenantDep) -> HTMLResponse:
+    """One satellite: its channels, anomalies, incidents and a maintenance form."""
     health = views.satellite_health(session, name)
     if not health:
         return _not_found(request, NotFoundError(f"satellite {name!r} does not exist"))
+    plot_links = {
+        c.id: signed_link(request, views.channel_plot_url(c.id), tenant)
+        for c in health[0].channel_views
+    }
     anomalies, total = queries.list_anomalies(session, satellite=name, limit=PAGE_SIZE)
     found: list[incidents.IncidentView] = []
     if _has_route(request, "/incidents/{incident_id}"):
@@ -97,6 +112,7 @@ def satellite(request: Request, name: str, session: SessionDep) -> HTMLResponse:
         request,
         "satellite.html",
         health=health[0],
+        plot_links=plot_links,
         anomalies=anomalies,
         total=total,
         incidents=found,
@@ -171,7 +187,7 @@ def anomaly(
         request,
         "anomaly.html",
         anomaly=view,
-        plot_url=views.anomaly_plot_url(view),
+        plot_url=signed_link(request, views.anomaly_plot_url(view), tenant),
         explanation=explanation,
         explain_error=explain_error,
         annotations=list_annotations(session, anomaly_id),
@@ -203,22 +219,18 @@ def incident_list(
 
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
-def incident(
-    request: Request, incident_id: int, session: SessionDep, services: ServicesDep
-) -> HTMLResponse:
-    """One incident: its anomalies and its timeline."""
+def incident(request: Request, incident_id: int, session: SessionDep) -> HTMLResponse:
+    """One incident: its anomalies, its timeline, acknowledge and silence forms."""
     try:
         view = incidents.get_incident(session, incident_id)
     except NotFoundError as error:
         return _not_found(request, error)
-    token = link_signer(services.settings).sign(f"ack:{view.id}")
     return _page(
         request,
         "incident.html",
         incident=view,
         timeline=incidents.timeline(session, view),
         messages=notifications.list_messages(session, incident_id=incident_id),
-        ack_url=f"/incidents/{view.id}/ack?token={token}",
     )
 
 

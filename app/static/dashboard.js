@@ -1,4 +1,6 @@
-// Dashboard forms: operator feedback on an anomaly and acknowledging an incident.
+// Dashboard forms: operator feedback, acknowledge, silence, maintenance. Each form is a
+// plain POST with its hidden CSRF token (it works without JavaScript); this script sends
+// the same fields with fetch and shows the answer in place.
 (function () {
   "use strict";
 
@@ -9,24 +11,27 @@
     out.className = "result " + (ok ? "ok" : "error");
   }
 
-  function detail(body) {
+  function detail(body, status) {
     if (body && Array.isArray(body.detail)) {
       return body.detail.map(function (d) {
         return (d.loc || []).slice(1).join(".") + ": " + d.msg;
       }).join("; ");
     }
-    return body && body.detail ? String(body.detail) : "request failed";
+    return body && body.detail ? String(body.detail) : "request failed (" + status + ")";
   }
 
-  async function send(url, payload) {
-    var response = await fetch(url, {
+  async function send(form, submitter) {
+    var fields = new URLSearchParams(new FormData(form));
+    if (submitter && submitter.name) { fields.set(submitter.name, submitter.value); }
+    var response = await fetch(form.action, {
       method: "POST",
-      headers: { "Content-Type": "application/json", "Accept": "application/json" },
-      body: payload === undefined ? undefined : JSON.stringify(payload)
+      headers: { "Accept": "application/json" },
+      body: fields,
+      credentials: "same-origin"
     });
     var body = null;
     try { body = await response.json(); } catch (e) { body = null; }
-    if (!response.ok) { throw new Error(detail(body)); }
+    if (!response.ok) { throw new Error(detail(body, response.status)); }
     return body;
   }
 
@@ -49,44 +54,42 @@
     list.append(item);
   }
 
-  var annotate = document.getElementById("annotate");
-  if (annotate) {
-    var author = annotate.elements.namedItem("author");
-    author.value = localStorage.getItem("imon-author") || "";
-    annotate.addEventListener("submit", async function (event) {
-      event.preventDefault();
-      var label = event.submitter ? event.submitter.value : "";
-      var payload = { author: author.value, text: annotate.elements.namedItem("text").value };
-      if (label) { payload.label = label; }
-      localStorage.setItem("imon-author", author.value);
-      var buttons = annotate.querySelectorAll("button");
-      buttons.forEach(function (b) { b.disabled = true; });
-      try {
-        var note = await send(annotate.dataset.url, payload);
-        addAnnotation(document.getElementById("annotations"), note);
-        if (note.label) {
-          document.getElementById("anomaly-status").textContent = note.label;
-        }
-        show(annotate, "Saved" + (note.label ? ": " + note.label : "") + ".", true);
-      } catch (error) {
-        show(annotate, error.message, false);
-      } finally {
-        buttons.forEach(function (b) { b.disabled = false; });
-      }
-    });
+  // Each form: what to do with the JSON answer, and the text to show.
+  function onAnswer(form, body) {
+    if (form.id === "annotate") {
+      addAnnotation(document.getElementById("annotations"), body);
+      if (body.label) { document.getElementById("anomaly-status").textContent = body.label; }
+      return "Saved" + (body.label ? ": " + body.label : "") + ".";
+    }
+    if (form.id === "ack") {
+      form.querySelector("button").disabled = true;
+      return "Acknowledged.";
+    }
+    if (form.classList.contains("silence")) { return "Silenced until " + body.until + "."; }
+    if (form.id === "maintenance") { return "Declared: " + body.start + " \u2192 " + body.end + "."; }
+    return "Done.";
   }
 
-  var ack = document.getElementById("ack");
-  if (ack) {
-    ack.addEventListener("submit", async function (event) {
-      event.preventDefault();
-      try {
-        await send(ack.dataset.url);
-        show(ack, "Acknowledged.", true);
-        ack.querySelector("button").disabled = true;
-      } catch (error) {
-        show(ack, error.message, false);
-      }
+  var author = document.querySelector("#annotate input[name=author]");
+  if (author) { author.value = localStorage.getItem("imon-author") || ""; }
+
+  document.querySelectorAll("form#annotate, form#ack, form.silence, form#maintenance")
+    .forEach(function (form) {
+      form.addEventListener("submit", async function (event) {
+        event.preventDefault();
+        if (author && form.id === "annotate") { localStorage.setItem("imon-author", author.value); }
+        var buttons = form.querySelectorAll("button");
+        buttons.forEach(function (b) { b.disabled = true; });
+        try {
+          var body = await send(form, event.submitter);
+          show(form, onAnswer(form, body), true);
+        } catch (error) {
+          show(form, error.message, false);
+        } finally {
+          if (form.id !== "ack" || !form.querySelector(".result.ok")) {
+            buttons.forEach(function (b) { b.disabled = false; });
+          }
+        }
+      });
     });
-  }
 })();

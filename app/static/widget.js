@@ -3,8 +3,10 @@
  *
  *   <script src="http://127.0.0.1:8000/static/widget.js" data-api-key="..."></script>
  *
- * Optional attributes: data-tenant (which incidents pop up), data-title, data-open="true".
- * The service URL is derived from this script's own src; the API key travels as X-API-Key.
+ * Use a widget key (`imon keys create --widget --origin https://your.portal`): it can only
+ * read and ask, and only from the listed origins. Optional attributes: data-title,
+ * data-open="true". The service URL is derived from this script's own src; the key
+ * travels as X-API-Key; plots and the event stream use signed, expiring links.
  * Everything is drawn inside a Shadow DOM so the host page's CSS does not leak in or out.
  * Plain ES2017, no dependencies, no build step.
  */
@@ -18,7 +20,6 @@
 
   var base = new URL("../", script.src).href;  // ".../static/widget.js" -> service root
   var apiKey = script.getAttribute("data-api-key") || "";
-  var tenant = script.getAttribute("data-tenant") || "";
   var title = script.getAttribute("data-title") || "Ask about your satellites";
   var storeKey = "imon-widget-conversation:" + base;
 
@@ -252,15 +253,38 @@
       payload.summary || "", link("dashboard/incidents/" + incident.id));
   }
 
-  function listen() {
+  // EventSource cannot send the key header: the stream opens with a signed, expiring link
+  // asked for with the key; when the stream closes (the link expired), ask for a new one.
+  var retryMs = 2000;
+
+  async function streamLink() {
+    var response = await fetch(link("stream/link"), { method: "POST", headers: headers() });
+    if (!response.ok) { throw new Error("stream link: " + response.status); }
+    return (await response.json()).url;
+  }
+
+  async function listen() {
     if (typeof EventSource === "undefined") { return; }
-    var url = link("stream") + (tenant ? "?tenant=" + encodeURIComponent(tenant) : "");
-    var source = new EventSource(url);
+    var url;
+    try {
+      url = await streamLink();
+    } catch (error) {
+      host.setAttribute("data-stream", "closed");
+      setTimeout(listen, retryMs = Math.min(retryMs * 2, 300000));
+      return;
+    }
+    var source = new EventSource(link(url));
     source.addEventListener("incident", onIncident);
     source.addEventListener("message", onMessage);
-    source.addEventListener("ready", function () { host.setAttribute("data-stream", "ready"); });
+    source.addEventListener("ready", function () {
+      retryMs = 2000;
+      host.setAttribute("data-stream", "ready");
+    });
     source.addEventListener("error", function () {
-      if (source.readyState === EventSource.CLOSED) { host.setAttribute("data-stream", "closed"); }
+      if (source.readyState === EventSource.CLOSED) {
+        host.setAttribute("data-stream", "closed");
+        setTimeout(listen, retryMs = Math.min(retryMs * 2, 300000));
+      }
     });
   }
 
