@@ -55,9 +55,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.state.services = live
         check_webhook_secrets(live.settings.env, live.engine)
         ensure_dev_key(live.settings, live.engine)
+        app.state.web_keys = load_web_keys(live.settings)
         app.state.limiter = RateLimiter(
             {
-        app.state.web_keys = load_web_keys(live.settings)
                 "ask": live.settings.rate_ask_per_minute,
                 "ingest": live.settings.rate_ingest_per_minute,
             }
