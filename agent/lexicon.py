@@ -217,7 +217,7 @@ STOPWORDS = frozenset(
     quoi quel quelle quels quelles quand comment ya t s n ne pas plus moins tout tous
     toute toutes hier aujourd hui depuis entre derniere dernier dernieres derniers
     semaine mois annee heure heures jour jours minutes il ya donne donner montre
-    moi peux pouvez est-ce chez leur leurs son sa ses eu fait""".split()
+    moi peux pouvez est-ce chez leur leurs son sa ses eu fait ont avait avaient""".split()
 )
 
 

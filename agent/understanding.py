@@ -131,6 +131,12 @@ def _anomaly_ids(text: str) -> list[int]:
     return ids
 
 
+#: Words that make "which channels were ..." ask for channels with anomalies (folded).
+AFFECTED_WORDS = frozenset(
+    "affected impacted involved touches affectes concernes impactes impliques".split()
+)
+
+
 def _scores(words: list[str], ids: list[int], names_kind: bool) -> dict[str, float]:
     present = set(words)
     scores = {
@@ -163,7 +169,7 @@ def _scores(words: list[str], ids: list[int], names_kind: bool) -> dict[str, flo
         scores["state"] = min(scores["state"], 1.0)
     if mentions_channels and not mentions_anomalies:
         scores["affected_channels"] = min(scores["affected_channels"], 0.0) + (
-            3.0 if {"affected", "impacted", "involved"} & present else 0.0
+            3.0 if AFFECTED_WORDS & present else 0.0
         )
     return scores
 

@@ -58,6 +58,12 @@ def test_language_is_told_by_marker_words(words: list[str], expected: str | None
         ("liste des canaux de SAT-1", "canal(aux) sur SAT-1 :", "channel(s)"),
         ("est-ce que SAT-2 est en bonne santé ?", "SAT-2 semble en bonne santé", "healthy"),
         ("anomalies de la roue pendant la dernière éclipse ?", "Aucune éclipse", "eclipse"),
+        (
+            "quels canaux ont été touchés hier ?",
+            "1 canal(aux) ont eu des anomalies sur",
+            "channel",
+        ),
+        ("quels canaux ont été touchés ?", "4 canal(aux) ont eu des anomalies sur", "channel"),
     ],
 )
 def test_french_questions_get_french_answers(
@@ -67,6 +73,7 @@ def test_french_questions_get_french_answers(
 
     assert french.lower() in outcome.result.answer.lower(), outcome.result.answer
     assert english not in outcome.result.answer
+    assert "Je n'ai pas reconnu" not in outcome.result.answer  # French words are known
     assert outcome.conversation["lang"] == "fr"
     assert_dates_traceable(outcome, strict=False)
 
