@@ -24,24 +24,24 @@ from app.routes import (
     ask,
     channels,
     dashboard,
-    events,
-    health,
     dashboard_actions,
     dashboard_login,
+    events,
+    health,
     ingest,
     kairosdb,
+    links,
     metrics,
     plots,
-    links,
 )
 from app.routes import models as model_routes
 from app.routes import tenants as tenant_routes
 from app.runtime import Services, build_services
 from app.secret_policy import check_webhook_secrets
 from app.settings import Settings, load_settings
+from app.web_session import load_web_keys
 
 logger = logging.getLogger(__name__)
-from app.web_session import load_web_keys
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
