@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from llama_index.core.base.llms.types import MessageRole
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -19,9 +21,13 @@ from agent import ToolContext, ask
 from agent.explain_evidence import QUOTE_CHARS, quote
 from agent.llm import LLMConfig, answer_with_llm
 from agent.llm_guard import ISO_DATE_RE
+from app.main import create_app
+from app.settings import Settings
 from store.annotations import add_annotation
+from store.db import SQLITE_FILE
 from store.models import AnnotationCreate
 from store.vector import iso_z
+from tests.auth_helpers import AUTH_HEADERS
 from tests.llm_fakes import (
     EVENT_TS,
     INJECTION,
@@ -184,6 +190,55 @@ def test_annotation_injection_through_the_fake_server(
     assert all("IGNORE PREVIOUS" not in (m.get("content") or "") for m in outside)
     _assert_no_foreign_data([fetched, listed], ids)
     _assert_honest_fallback(result, stored_dates, planted)
+
+
+def test_annotation_posted_over_http_cannot_steer_post_ask_in_llm_mode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    home = tmp_path / "home"
+    home.mkdir()
+    engine, ids = build_store(home / SQLITE_FILE)
+    engine.dispose()
+    planted = planted_text(ids["secret"])
+
+    with serve_fake_openai() as (fake, url):
+        fake.replies = [
+            tool_reply("explain", json.dumps({"anomaly_id": ids["jump"]}), "call_1"),
+            tool_reply("get_anomaly", json.dumps({"anomaly_id": ids["secret"]}), "call_2"),
+            {"content": f"Anomaly #{ids['jump']} happened on {PLANTED_DATE}."},
+        ]
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            home=home,
+            worker=False,
+            simulator=False,
+            index=False,
+            agent_mode="llm",
+            llm_base_url=url,
+            llm_model="fake-model",
+        )
+        with TestClient(create_app(settings), headers=AUTH_HEADERS) as client:
+            posted = client.post(
+                f"/anomalies/{ids['jump']}/annotations",
+                json={"author": "mallory", "text": planted, "label": "expected"},
+            )
+            response = client.post(
+                "/ask", json={"question": f"why did anomaly {ids['jump']} happen?"}
+            )
+        messages = fake.sent_messages()
+
+    assert posted.status_code in (200, 201), posted.text
+    assert response.status_code == 200, response.text
+    body = response.json()
+    explained, fetched = (m["content"] for m in messages if m["role"] == "tool")
+    _assert_planted_text_is_quoted_data(explained, planted)
+    _assert_no_foreign_data([fetched], ids)
+    first = body["tool_calls"][0]
+    assert first["tool"] == "agent_mode" and first["arguments"]["mode"] == "planner"
+    assert PLANTED_DATE in first["summary"]
+    told = _outside_quotes(body["answer"], planted, INJECTION)
+    assert JUMP_START in told and "1999" not in told and "SAT-B" not in told
 
 
 def test_a_date_only_found_in_an_annotation_is_not_evidence_for_the_answer(
