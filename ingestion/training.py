@@ -68,6 +68,7 @@ def training_lock(lock_dir: Path) -> Iterator[None]:
             "wait for it to finish and ask again"
         )
     try:
+        lock_dir.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(lock_dir / TRAINING_LOCK))
         try:
             lock.acquire(timeout=0)

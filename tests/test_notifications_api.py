@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from html import unescape
+from html import escape, unescape
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -23,10 +23,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from app.main import create_app
+from app.notifications.email import compose
 from app.notifications.signing import verify_signature
 from app.notifications.stream import CLIENTS
 from app.settings import Settings
 from store import repository
+from store.notifications_models import OutboxMessage
 from store.repository import AnomalyWrite
 from tests.auth_helpers import AUTH_HEADERS
 from tests.notify_fakes import free_port, webhook_receiver
@@ -243,7 +245,16 @@ def test_links_in_messages_open_a_confirmation_page_whose_button_acts(
 ) -> None:
     client.post("/subscriptions", json={"kind": "widget"})
     _incident(client.app)
-    links = client.get("/notifications").json()[0]["payload"]["links"]
+    message = client.get("/notifications").json()[0]
+    links = message["payload"]["links"]
+    email = compose(
+        "imon@localhost",
+        "ops@example.org",
+        [OutboxMessage(payload=message["payload"], idempotency_key=message["idempotency_key"])],
+        None,
+    )
+    email_text = email.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    email_html = email.get_body(("html",)).get_content()  # type: ignore[union-attr]
     ack_link = urlsplit(links["acknowledge"])
     silence_link = urlsplit(links["silence"]["BAT_V"])
     mail_client = TestClient(client.app)  # no API key: a click in an e-mail client
@@ -262,6 +273,9 @@ def test_links_in_messages_open_a_confirmation_page_whose_button_acts(
     assert silence_action is not None
     silenced = mail_client.post(unescape(silence_action.group(1)))
 
+    assert f"Acknowledge (opens a page to confirm): {links['acknowledge']}" in email_text
+    assert escape(links["acknowledge"]) in email_html
+    assert escape(links["silence"]["BAT_V"]) in email_html and "(POST)" not in email_text
     assert shown.status_code == 200 and "text/html" in shown.headers["content-type"]
     assert "SAT-1" in shown.text and "BAT_V" in shown.text and ">Acknowledge<" in shown.text
     assert still_open is None, "opening the link (a GET) changes nothing"
