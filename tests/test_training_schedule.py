@@ -30,7 +30,7 @@ from ingestion.training import (
 )
 from ingestion.worker import PeriodicJob, Worker, simulator_source
 from store import channel_models
-from store.db import make_engine, migrate
+from store.db import database_url, make_engine, migrate
 from store.keys import create_key
 from tests.auth_helpers import AUTH_HEADERS
 from tests.notify_fakes import free_port
@@ -184,3 +184,26 @@ def test_imon_train_uses_the_running_service(
     assert result.exit_code == 0, result.output
     assert "bus_voltage" in result.output and "wheel_speed" not in result.output
     assert model is not None and model.version == 1
+
+
+def test_imon_train_without_a_service_trains_the_store_directly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(database_url(tmp_path, None))
+    migrate(engine)
+    _simulated(Pipeline(engine), None, END, detect=False)
+    monkeypatch.setenv("IMON_HOME", str(tmp_path))
+    monkeypatch.setenv("IMON_URL", "http://127.0.0.1:9")  # nothing listens
+    monkeypatch.setenv("IMON_INDEX", "0")
+
+    result = CliRunner().invoke(cli, ["train", "--satellite", "SIM-1"])
+    unknown = CliRunner().invoke(cli, ["train", "--satellite", "NOPE"])
+
+    assert result.exit_code == 0, result.output
+    with Session(engine) as session:
+        versions = channel_models.active_models(
+            session, [_channel_id(engine, n) for n in ("bus_voltage", "wheel_speed")]
+        )
+    assert sorted(m.version for m in versions.values()) == [1, 1]
+    assert unknown.exit_code == 1 and "no channel matched" in unknown.output
+    engine.dispose()
