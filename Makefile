@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install browser run test lint typecheck pytest clean lock eval
+.PHONY: install browser run test lint typecheck pytest clean lock eval bench
 
 install: $(STAMP)
 
@@ -47,6 +47,10 @@ eval: install
 	$(BIN)/imon eval run
 	$(BIN)/imon eval qa
 	$(BIN)/imon eval forecast
+
+# Performance benchmarks against same-run baselines (about 25 minutes on 2 cores) -> eval/BENCH.md.
+bench: install
+	$(BIN)/imon eval bench
 
 # Re-resolve the lock file from pyproject.toml's ranges (needs the package index).
 lock:

@@ -91,3 +91,35 @@ def run_forecast(
     rows = run_backtests(_data_dir(data))
     insert_section(out, to_markdown(rows))
     console.print(f"{len(rows)} series backtested; written to {out}")
+
+
+@eval_cli.command("bench")
+def run_bench(
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only", help="streaming, ingest, http_push, ask, worker, vector; repeatable."
+        ),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Report to write.")] = Path("eval/BENCH.md"),
+) -> None:
+    """Run the performance benchmarks against their same-run baselines; write the report."""
+    import time
+
+    from app.runtime import configure_logging
+    from eval.bench.common import machine
+    from eval.bench.report import to_markdown, write
+    from eval.bench.runner import run_all
+
+    configure_logging("INFO")
+    begin = time.perf_counter()
+    try:
+        results = run_all(only)
+    except ValueError as error:
+        console.print(f"[red]error:[/red] --only: {error}")
+        raise typer.Exit(2) from None
+    command = "imon eval bench" + "".join(f" --only {name}" for name in only or [])
+    write(out, to_markdown(results, machine(), time.perf_counter() - begin, command))
+    missed = [f.name for r in results for f in r.figures if f.met is False]
+    console.print(f"{sum(len(r.figures) for r in results)} figures, {len(missed)} targets missed")
+    console.print(f"written to {out}")

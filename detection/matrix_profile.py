@@ -177,6 +177,89 @@ def _stumpi(values: NDArray[np.float64], m: int, egress: bool) -> stumpy.stumpi:
         return stumpy.stumpi(values, m, egress=egress)
 
 
+class LeftProfileStream:
+    """The left matrix-profile value of each new subsequence over a sliding window.
+
+    The egressing STOMPI update (Zhu et al. 2016, Table V) of ``stumpy.stumpi`` reduced
+    to what a streaming detector reads: the distance profile of the newest subsequence
+    against the window and its minimum outside the exclusion zone. It starts from the
+    state of an egressing ``stumpy.stumpi`` and calls stumpy's own kernels for the
+    distances and the subsequence statistics, so every value equals
+    ``stumpi.left_P_[-1]`` after the same update; it skips stumpi's generic input
+    processing (about two thirds of an update's cost) and the right-neighbour updates
+    of older subsequences, which nothing here reads.
+
+    Parameters
+    ----------
+    stream : stumpy.stumpi
+        A stream created with ``egress=True``; its arrays are copied.
+    """
+
+    def __init__(self, stream: stumpy.stumpi) -> None:
+        if not stream._egress:
+            raise ValueError(
+                "stream must be created with egress=True; pass stumpy.stumpi(..., egress=True)"
+            )
+        self.m = int(stream._m)
+        self._excl = int(stream._excl_zone)
+        self._T = np.array(stream._T, dtype=np.float64)
+        self._finite = np.array(stream._T_isfinite, dtype=bool)
+        self._QT = np.array(stream._QT, dtype=np.float64)
+        self._M_T = np.array(stream._M_T, dtype=np.float64)
+        self._S_T = np.array(stream._Σ_T, dtype=np.float64)
+        self._const = np.array(stream._T_subseq_isconstant, dtype=bool)
+        self._QT_new = np.empty_like(self._QT)
+
+    @property
+    def T_(self) -> NDArray[np.float64]:
+        """The window's points (non-finite ones stored as 0, as stumpy does)."""
+        return self._T
+
+    def update(self, t: float) -> float:
+        """Slide the window by one point ``t``; return the newest subsequence's left-MP value."""
+        m, T = self.m, self._T
+        last = T.size - m  # index of the newest subsequence once the window has slid
+        T[:-1] = T[1:]
+        self._finite[:-1] = self._finite[1:]
+        finite = math.isfinite(t)
+        value = t if finite else 0.0
+        T[-1] = value
+        self._finite[-1] = finite
+        self._QT[:-1] = self._QT[1:]
+        self._M_T[:-1] = self._M_T[1:]
+        self._S_T[:-1] = self._S_T[1:]
+        self._const[:-1] = self._const[1:]
+
+        newest = T[last:]
+        all_finite = bool(self._finite[-m:].all())
+        if all_finite:
+            q_const = bool(np.ptp(newest) == 0)
+            q_mean = float(np.mean(newest[np.newaxis, :], axis=1)[0])
+            q_std = float(stumpy.core._rolling_nanstd_1d(newest, m)[0])
+        else:
+            q_const, q_mean, q_std = False, math.inf, math.nan
+        self._M_T[-1] = q_mean
+        self._S_T[-1] = q_std
+        self._const[-1] = q_const
+
+        # sliding dot products of the newest subsequence with every subsequence
+        dropped = T[last - 1]
+        qt = self._QT_new
+        qt[1:] = self._QT[:last] - T[:last] * dropped + T[m:] * value
+        qt[0] = np.sum(T[:m] * newest[:m])
+        self._QT[:] = qt
+        if not all_finite:
+            return math.inf
+
+        distances = stumpy.core.calculate_distance_profile(
+            m, qt, q_mean, q_std, self._M_T, self._S_T, q_const, self._const
+        )
+        earlier = distances[: max(last - self._excl, 0)]
+        if earlier.size == 0:
+            return math.inf
+        return float(np.min(np.where(np.isnan(earlier), np.inf, earlier)))
+
+
 class MatrixProfileScorer:
     """Left matrix profile of each new subsequence, normalised per channel.
 
@@ -206,9 +289,15 @@ class MatrixProfileScorer:
         self.window = window
         self.floor = scale_floor * math.sqrt(m)
         values = np.asarray(values, dtype=np.float64)[-window:]
-        self._egress = values.size >= window
-        self._stream = _stumpi(values, m, egress=self._egress)
-        initial = np.asarray(self._stream.left_P_, dtype=np.float64)
+        stream = _stumpi(values, m, egress=values.size >= window)
+        initial = np.asarray(stream.left_P_, dtype=np.float64)
+        # a growing stumpi until the window is full, then the lighter sliding update
+        self._growing: stumpy.stumpi | None = None
+        self._sliding: LeftProfileStream | None = None
+        if values.size >= window:
+            self._sliding = LeftProfileStream(stream)
+        else:
+            self._growing = stream
         # the first subsequences were compared with almost nothing: skip the first half
         initial = initial[initial.size // 2 :]
         self._recent = np.full(history_len, np.nan)
@@ -225,13 +314,17 @@ class MatrixProfileScorer:
 
         The z is NaN until enough left-MP values exist or when the value is infinite.
         """
-        if not self._egress and self._stream.T_.size >= self.window:
+        if self._growing is not None and self._growing.T_.size >= self.window:
             # the window is full: continue with a bounded (egressing) stream
-            self._stream = _stumpi(self._stream.T_, self.m, egress=True)
-            self._egress = True
+            self._sliding = LeftProfileStream(_stumpi(self._growing.T_, self.m, egress=True))
+            self._growing = None
         with single_threaded():
-            self._stream.update(value)
-        lp = float(self._stream.left_P_[-1])
+            if self._sliding is not None:
+                lp = self._sliding.update(value)
+            else:
+                assert self._growing is not None
+                self._growing.update(value)
+                lp = float(self._growing.left_P_[-1])
         if not math.isfinite(lp):
             return lp, math.nan
 
@@ -261,6 +354,7 @@ class MatrixProfileDetector(Detector):
     """
 
     name = "matrix_profile"
+    window_referenced = True
 
     def __init__(self, config: DetectorConfig, m: int, history: History) -> None:
         super().__init__(config, m, history)

@@ -16,12 +16,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from detection import ChannelDetector, DetectedAnomaly, DetectorConfig, detect_series
+from detection.feedback import SHAPE_POINTS
 from ingestion.incidents import IncidentTracker
 from store import queries, repository
-from store.models import Channel
+from store.models import Anomaly, Channel
 from store.queries import AnomalyView
 from store.repository import AnomalyWrite
 
@@ -142,11 +143,10 @@ class Pipeline:
         points = points.sort_values(["channel", "ts"], kind="stable")
         owner = tenant or self.tenant
         with self._lock:
-            for channel_name, group in points.groupby("channel", sort=True):
-                spec = (specs or {}).get(str(channel_name), ChannelSpec())
-                self._ingest_channel(
-                    report, satellite, str(channel_name), group, source, detect, spec, owner
-                )
+            stored = self._store_points(report, satellite, points, source, specs or {}, owner)
+            if detect:
+                for channel_id, fresh, corrected_ts in stored:
+                    self._detect_channel(report, channel_id, fresh, corrected_ts)
             if self.incidents is not None and detect:
                 self.incidents.advance(owner, satellite, points["ts"].max().to_pydatetime())
         logger.info(
@@ -161,46 +161,56 @@ class Pipeline:
         )
         return report
 
-    def _ingest_channel(
+    def _store_points(
         self,
         report: IngestReport,
         satellite_name: str,
-        channel_name: str,
-        group: pd.DataFrame,
+        points: pd.DataFrame,
         source: str,
-        detect: bool,
-        spec: ChannelSpec,
+        specs: dict[str, ChannelSpec],
         tenant: str,
-    ) -> None:
+    ) -> list[tuple[int, pd.DataFrame, list[datetime]]]:
+        """Write every channel's points and checkpoint in one transaction.
+
+        Returns, per channel, its id, the points that are news (not stored before with
+        the same value) and the timestamps whose stored value was corrected.
+        """
+        stored = []
         with Session(self.engine) as session:
             satellite = repository.get_or_create_satellite(session, satellite_name, tenant)
-            channel = repository.get_or_create_channel(
-                session, satellite, channel_name, spec.unit, spec.description
-            )
-            assert channel.id is not None
-            channel_id = channel.id
-            written = repository.write_points(
-                session, channel_id, group["ts"], group["value"].to_numpy(float)
-            )
-            last_ts = group["ts"].max().to_pydatetime()
-            repository.save_checkpoint(
-                session, source, f"{satellite_name}/{channel_name}", last_ts
-            )
+            for channel_name, group in points.groupby("channel", sort=True):
+                name = str(channel_name)
+                spec = specs.get(name, ChannelSpec())
+                channel = repository.get_or_create_channel(
+                    session, satellite, name, spec.unit, spec.description
+                )
+                assert channel.id is not None
+                written = repository.write_points(
+                    session, channel.id, group["ts"], group["value"].to_numpy(float)
+                )
+                last_ts = group["ts"].max().to_pydatetime()
+                repository.save_checkpoint(session, source, f"{satellite_name}/{name}", last_ts)
+                report.channels.append(name)
+                report.inserted += written.inserted
+                report.corrected += written.corrected
+                report.unchanged += written.unchanged
+                # points stored before with the same value (an overlapping re-read) are not news
+                fresh = group[~written.unchanged_mask] if written.unchanged else group
+                stored.append((channel.id, fresh, written.corrected_ts))
             session.commit()
-        report.channels.append(channel_name)
-        report.inserted += written.inserted
-        report.corrected += written.corrected
-        report.unchanged += written.unchanged
-        # points stored before with the same value (an overlapping re-read) are not news
-        fresh = group[~written.unchanged_mask] if written.unchanged else group
-        if not detect:
-            return
+        return stored
 
+    def _detect_channel(
+        self,
+        report: IngestReport,
+        channel_id: int,
+        fresh: pd.DataFrame,
+        corrected_ts: list[datetime],
+    ) -> None:
+        """Detect on a channel's new points (and re-check corrected ones); store anomalies."""
         detected, until = self._detect_new(channel_id, fresh)
-        if written.corrected_ts:
-            detected += self.detect_range(
-                channel_id, min(written.corrected_ts), max(written.corrected_ts)
-            )
+        if corrected_ts:
+            detected += self.detect_range(channel_id, min(corrected_ts), max(corrected_ts))
         new, updated = self.store_detected(channel_id, detected, detected_until=until)
         report.anomalies_new += new
         report.anomalies_updated += updated
@@ -217,7 +227,7 @@ class Pipeline:
         crash between the two transactions, or a new process): they are detected again.
         """
         config = self.channel_config(channel_id)
-        detector = ChannelDetector(config)
+        detector = ChannelDetector(config, false_positives=self.false_positive_shapes(channel_id))
         with Session(self.engine) as session:
             done = repository.get_checkpoint(session, DETECTED_SOURCE, str(channel_id))
             pending = queries.channel_points(
@@ -258,6 +268,7 @@ class Pipeline:
             detected = detector.update(pending_ns, pending["value"].to_numpy(float))
             fresh = fresh[~fresh["ts"].isin(pending["ts"])]
         else:
+            detector.set_false_positives(self.false_positive_shapes(channel_id))
             detected = []
         if fresh.empty:
             return detected, _from_ns(detector.last_timestamp_ns)
@@ -302,6 +313,7 @@ class Pipeline:
                 after["value"].to_numpy(float),
                 config,
                 history=(_ns(history["ts"]), history["value"].to_numpy(float)),
+                false_positives=self.false_positive_shapes(channel_id),
             )
         )
 
@@ -339,6 +351,17 @@ class Pipeline:
         if self.incidents is not None and ids:
             self.incidents.record([int(i) for i in ids])
         return new, len(written) - new
+
+    def false_positive_shapes(self, channel_id: int) -> list[list[float]]:
+        """Shapes of the channel's anomalies an operator marked ``false_positive``."""
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(Anomaly.params).where(
+                    Anomaly.channel_id == channel_id, Anomaly.status == "false_positive"
+                )
+            ).all()
+        shapes = [p.get("shape") for p in rows if isinstance(p, dict)]
+        return [list(s) for s in shapes if isinstance(s, list) and len(s) == SHAPE_POINTS]
 
     def channel_ids(self) -> list[int]:
         """Channels that have a live detector in this process."""

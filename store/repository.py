@@ -6,11 +6,13 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import repeat
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import and_, bindparam, insert, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
 from store.models import Anomaly, Channel, Checkpoint, Event, Point, Satellite
@@ -96,34 +98,30 @@ def write_points(
     result = PointWriteResult()
     if len(ts) == 0:
         return result
-    frame = pd.DataFrame({"ts": ts.to_numpy(), "value": np.asarray(values, dtype=float)})
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    stamps = pd.DatetimeIndex(ts)
+    stamps = stamps.tz_localize("UTC") if stamps.tz is None else stamps.tz_convert("UTC")
+    values = np.asarray(values, dtype=float)
 
-    existing = _existing_values(session, channel_id, frame["ts"].min(), frame["ts"].max())
-    result.unchanged_mask = np.zeros(len(frame), dtype=bool)
-    if existing.empty:
-        new = frame
-        changed = frame.iloc[0:0]
+    old_ns, old_values = _existing_values(session, channel_id, stamps.min(), stamps.max())
+    result.unchanged_mask = np.zeros(len(stamps), dtype=bool)
+    if old_ns.size == 0:
+        new_ts, new_values = stamps, values
+        changed_ts, changed_values = stamps[:0], values[:0]
     else:
-        merged = frame.merge(existing, on="ts", how="left", suffixes=("", "_old"))
-        is_new = merged["value_old"].isna()
-        new = merged.loc[is_new, ["ts", "value"]]
-        known = merged.loc[~is_new]
-        is_changed = ~np.isclose(known["value"], known["value_old"], rtol=0.0, atol=0.0)
-        changed = known.loc[is_changed, ["ts", "value"]]
+        where = pd.Index(old_ns).get_indexer(stamps.asi8)
+        is_new = where < 0
+        known = np.flatnonzero(~is_new)
+        is_changed = ~np.isclose(values[known], old_values[where[known]], rtol=0.0, atol=0.0)
+        new_ts, new_values = stamps[is_new], values[is_new]
+        changed_ts, changed_values = stamps[known[is_changed]], values[known[is_changed]]
         result.unchanged = int((~is_changed).sum())
-        result.unchanged_mask[np.flatnonzero(~is_new.to_numpy())[~is_changed]] = True
+        result.unchanged_mask[known[~is_changed]] = True
 
-    new_rows = [
-        {"channel_id": channel_id, "ts": t, "value": float(v)}
-        for t, v in zip(pd.DatetimeIndex(new["ts"]).to_pydatetime(), new["value"], strict=True)
-    ]
-    for offset in range(0, len(new_rows), INSERT_BATCH):
-        session.execute(insert(Point), new_rows[offset : offset + INSERT_BATCH])
-    result.inserted = len(new_rows)
+    insert_points(session, channel_id, new_ts, new_values)
+    result.inserted = len(new_ts)
 
-    if len(changed):
-        corrected_ts = list(pd.DatetimeIndex(changed["ts"]).to_pydatetime())
+    if len(changed_ts):
+        corrected_ts = list(changed_ts.to_pydatetime())
         point_table = SQLModel.metadata.tables["point"]
         session.connection().execute(
             update(point_table)
@@ -136,7 +134,7 @@ def write_points(
             .values(value=bindparam("b_value")),
             [
                 {"b_ts": t, "b_value": float(v)}
-                for t, v in zip(corrected_ts, changed["value"], strict=True)
+                for t, v in zip(corrected_ts, changed_values, strict=True)
             ],
         )
         result.corrected = len(corrected_ts)
@@ -144,21 +142,100 @@ def write_points(
     return result
 
 
+def insert_points(
+    session: Session, channel_id: int, ts: pd.DatetimeIndex, values: np.ndarray
+) -> None:
+    """Insert new points of one channel in bulk (timestamps UTC, kept to the microsecond).
+
+    SQLite gets one ``executemany`` of rows already in SQLAlchemy's text format,
+    PostgreSQL (psycopg) one binary ``COPY``; other databases the ORM's batched insert.
+    Every path stores the same values as an ORM insert of the same points.
+    """
+    if len(ts) == 0:
+        return
+    micros = ts.tz_convert("UTC").tz_localize(None).to_numpy("datetime64[us]")
+    values = np.asarray(values, dtype=np.float64)
+    connection = session.connection()
+    dialect = connection.dialect
+    if dialect.name == "sqlite":
+        # SQLAlchemy stores SQLite datetimes as "YYYY-MM-DD HH:MM:SS.ffffff"
+        text = np.char.replace(np.datetime_as_string(micros, unit="us"), "T", " ")
+        rows = list(zip(repeat(channel_id), text.tolist(), values.tolist()))
+        connection.exec_driver_sql(
+            "INSERT INTO point (channel_id, ts, value) VALUES (?, ?, ?)", rows
+        )
+        return
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+        _copy_points(connection, channel_id, micros, values)
+        return
+    stamps = ts.to_pydatetime()
+    for offset in range(0, len(stamps), INSERT_BATCH):
+        session.execute(
+            insert(Point),
+            [
+                {"channel_id": channel_id, "ts": t, "value": float(v)}
+                for t, v in zip(
+                    stamps[offset : offset + INSERT_BATCH],
+                    values[offset : offset + INSERT_BATCH],
+                    strict=True,
+                )
+            ],
+        )
+
+
+#: PostgreSQL's binary COPY: signature, flags, header extension length; end marker
+_PG_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+_PG_COPY_END = b"\xff\xff"
+#: 2000-01-01T00:00:00, PostgreSQL's timestamp origin, in microseconds since 1970
+_PG_EPOCH_US = 946_684_800_000_000
+_PG_POINT_ROW = np.dtype(
+    [
+        ("fields", ">i2"),
+        ("channel_size", ">i4"),
+        ("channel_id", ">i4"),
+        ("ts_size", ">i4"),
+        ("ts", ">i8"),
+        ("value_size", ">i4"),
+        ("value", ">f8"),
+    ]
+)
+
+
+def _copy_points(connection: Any, channel_id: int, micros: np.ndarray, values: np.ndarray) -> None:
+    """One binary COPY of (channel_id, ts, value) rows, built without a Python loop."""
+    rows = np.empty(len(values), dtype=_PG_POINT_ROW)
+    rows["fields"] = 3
+    rows["channel_size"] = 4
+    rows["channel_id"] = channel_id
+    rows["ts_size"] = 8
+    rows["ts"] = micros.view(np.int64) - _PG_EPOCH_US
+    rows["value_size"] = 8
+    rows["value"] = values
+    cursor = connection.connection.driver_connection.cursor()
+    with cursor.copy("COPY point (channel_id, ts, value) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.write(_PG_COPY_HEADER + rows.tobytes() + _PG_COPY_END)
+
+
 def _existing_values(
     session: Session, channel_id: int, first: pd.Timestamp, last: pd.Timestamp
-) -> pd.DataFrame:
-    rows = session.execute(
-        select(col(Point.ts), col(Point.value)).where(
-            col(Point.channel_id) == channel_id,
-            col(Point.ts) >= first.to_pydatetime(),
-            col(Point.ts) <= last.to_pydatetime(),
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stored points of a channel in [first, last]: timestamps (int64 ns UTC) and values."""
+    point_table = SQLModel.metadata.tables["point"]
+    rows = (
+        session.connection()
+        .execute(
+            sa_select(point_table.c.ts, point_table.c.value).where(
+                point_table.c.channel_id == channel_id,
+                point_table.c.ts >= first.to_pydatetime(),
+                point_table.c.ts <= last.to_pydatetime(),
+            )
         )
-    ).all()
+        .all()
+    )
     if not rows:
-        return pd.DataFrame({"ts": pd.Series([], dtype="datetime64[ns, UTC]"), "value_old": []})
-    frame = pd.DataFrame(rows, columns=["ts", "value_old"])
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
-    return frame
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=float)
+    stamps = pd.DatetimeIndex([row[0] for row in rows]).tz_convert("UTC")
+    return stamps.asi8, np.array([row[1] for row in rows], dtype=float)
 
 
 def upsert_anomalies(

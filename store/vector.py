@@ -18,6 +18,8 @@ COLLECTION = "anomalies"
 NOTES_COLLECTION = "annotations"
 KNOWLEDGE_COLLECTION = "knowledge"
 EMBED_BATCH = 64
+#: anomalies embedded and written to Chroma per call (Chroma refuses batches over ~5,000)
+UPSERT_BATCH = 1_000
 
 
 def iso_z(value: Any) -> str:
@@ -163,26 +165,30 @@ class AnomalyIndex:
         return _collection(self._client, COLLECTION)
 
     def upsert(self, anomalies: Sequence[AnomalyView], tenant: str = "default") -> int:
-        """Index (or re-index) anomalies; returns how many were written."""
-        if not anomalies:
-            return 0
-        texts = [describe_anomaly(a) for a in anomalies]
-        self._collection.upsert(
-            ids=[str(a.id) for a in anomalies],
-            embeddings=self._embedder.embed(texts),
-            documents=texts,
-            metadatas=[
-                {
-                    "tenant": tenant,
-                    "satellite": a.satellite,
-                    "channel": a.channel,
-                    "kind": a.kind,
-                    "severity": a.severity,
-                    "start": iso_z(a.start),
-                }
-                for a in anomalies
-            ],
-        )
+        """Index (or re-index) anomalies; returns how many were written.
+
+        Large sets (a rebuild) are embedded and written ``UPSERT_BATCH`` at a time, which
+        keeps each Chroma write under its batch limit and the memory bounded.
+        """
+        for offset in range(0, len(anomalies), UPSERT_BATCH):
+            chunk = anomalies[offset : offset + UPSERT_BATCH]
+            texts = [describe_anomaly(a) for a in chunk]
+            self._collection.upsert(
+                ids=[str(a.id) for a in chunk],
+                embeddings=self._embedder.embed(texts),
+                documents=texts,
+                metadatas=[
+                    {
+                        "tenant": tenant,
+                        "satellite": a.satellite,
+                        "channel": a.channel,
+                        "kind": a.kind,
+                        "severity": a.severity,
+                        "start": iso_z(a.start),
+                    }
+                    for a in chunk
+                ],
+            )
         return len(anomalies)
 
     def similar(
