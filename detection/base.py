@@ -5,6 +5,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
+import numpy as np
+from numpy.typing import NDArray
+
 from detection.config import DetectorConfig
 from detection.history import Baseline, History
 from detection.types import DetectedAnomaly
@@ -24,6 +27,9 @@ class Detector(ABC):
     """
 
     name: ClassVar[str]
+    #: judges new points against the recent window only; a channel with a reference
+    #: (see ``detection.reference``) runs the reference detector instead
+    window_referenced: ClassVar[bool] = False
 
     def __init__(self, config: DetectorConfig, m: int, history: History) -> None:
         self.config = config
@@ -35,6 +41,10 @@ class Detector(ABC):
 
         ``report`` is false while warming: update state, open no event.
         """
+
+    def use_reference(self, reference: NDArray[np.float64]) -> None:
+        """Take the channel's reference (known-normal history) into account; optional."""
+        return None
 
     @abstractmethod
     def flush(self) -> None:

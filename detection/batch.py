@@ -18,6 +18,8 @@ def detect_series(
     config: DetectorConfig | None = None,
     history: tuple[NDArray[np.int64], NDArray[np.float64]] | None = None,
     detectors: Sequence[str] | None = None,
+    false_positives: Sequence[Sequence[float]] | None = None,
+    reference: NDArray[np.float64] | None = None,
 ) -> list[DetectedAnomaly]:
     """Detect anomalies in a range; return the final state of each, sorted by start.
 
@@ -33,6 +35,10 @@ def detect_series(
         Points before the range, used for warm-up only (nothing in them is reported).
     detectors : sequence of str or None
         Detector names; None runs all.
+    false_positives : sequence of shapes or None
+        Shapes of the channel's known false positives (see ``detection.feedback``).
+    reference : ndarray of float64 or None
+        Known-normal history of the channel (see ``ChannelDetector.set_reference``).
 
     Returns
     -------
@@ -40,7 +46,9 @@ def detect_series(
         One entry per ``(detector, start)``, closed at the end of the range.
     """
     ts, vs = check_points(timestamps, values)
-    detector = ChannelDetector(config, detectors)
+    detector = ChannelDetector(config, detectors, false_positives)
+    if reference is not None:
+        detector.set_reference(reference)
     if history is not None:
         if not isinstance(history, tuple) or len(history) != 2:
             raise ValueError(

@@ -230,6 +230,7 @@ class ChangePointDetector(Detector):
     """Novel level, variance and trend changes over the recent window."""
 
     name = "changepoint"
+    window_referenced = True
 
     def __init__(self, config: DetectorConfig, m: int, history: History) -> None:
         super().__init__(config, m, history)

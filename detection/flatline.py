@@ -28,7 +28,10 @@ class FlatlineDetector(Detector):
 
     A run qualifies when it is at least ``flatline_min_points`` long and
     ``flatline_history_factor`` times longer than the longest run in the window before
-    it. The event starts at the run's first point, stays ongoing while the value does
+    it, and than the longest run of the channel's reference (``set_reference``, e.g. a
+    train split), so a channel that normally sits still for long does not alarm; a
+    channel whose reference is one single run is never flagged.
+    The event starts at the run's first point, stays ongoing while the value does
     not move and closes at the first different value. Score: run length divided by the
     longest earlier run.
     """
@@ -40,9 +43,14 @@ class FlatlineDetector(Detector):
         self.events = EventBuilder(
             self.name, 1, config.spike_max_points, math.inf, {"m": m, "window": config.window}
         )
-        self._run = 1
+        values = history.values
+        changed = np.flatnonzero(np.diff(values) != 0)
+        # the run the newest point belongs to, counted from the history already seen
+        self._run = int(values.size - 1 - changed[-1]) if changed.size else int(values.size)
         self._needed: int | None = None
         self._usual = 1
+        self._reference_longest = 0
+        self._still_by_nature = False
 
     def step(self, history: History, baseline: Baseline, report: bool) -> None:
         cfg = self.config
@@ -55,9 +63,11 @@ class FlatlineDetector(Detector):
             return
 
         self._run += 1
+        if self._still_by_nature:
+            return
         if self._run == cfg.flatline_min_points:
             before = values[: max(values.size - self._run, 0)]
-            self._usual = max(longest_run(before), 1)
+            self._usual = max(longest_run(before), self._reference_longest, 1)
             self._needed = max(
                 cfg.flatline_min_points, math.ceil(cfg.flatline_history_factor * self._usual)
             )
@@ -75,6 +85,10 @@ class FlatlineDetector(Detector):
             baseline_median=baseline.median,
             flat=True,
         )
+
+    def use_reference(self, reference: NDArray[np.float64]) -> None:
+        self._reference_longest = longest_run(reference)
+        self._still_by_nature = reference.size > 0 and self._reference_longest == reference.size
 
     def flush(self) -> None:
         self.events.close()

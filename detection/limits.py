@@ -87,6 +87,7 @@ class LimitsDetector(Detector):
     """Flag values whose level or seasonal-residual robust z is unusually high."""
 
     name = "limits"
+    window_referenced = True
 
     def __init__(self, config: DetectorConfig, m: int, history: History) -> None:
         super().__init__(config, m, history)

@@ -8,11 +8,13 @@ from detection.flatline import FlatlineDetector
 from detection.gaps import GapDetector
 from detection.limits import LimitsDetector
 from detection.matrix_profile import MatrixProfileDetector
+from detection.reference import ReferenceDetector
 
 DETECTORS: dict[str, type[Detector]] = {
     cls.name: cls
     for cls in (
         MatrixProfileDetector,
+        ReferenceDetector,
         ChangePointDetector,
         LimitsDetector,
         GapDetector,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
@@ -10,14 +12,19 @@ from numpy.typing import NDArray
 
 from detection.base import Detector
 from detection.config import DetectorConfig
-from detection.events import to_timestamp
+from detection.events import severity_of, to_timestamp
+from detection.feedback import FeedbackFilter, shape_of
 from detection.history import Baseline, History
 from detection.matrix_profile import dominant_period
 from detection.merge import EventMerger
+from detection.reference import ReferenceDetector
 from detection.registry import DETECTORS, get_detector
 from detection.types import DetectedAnomaly
 
 logger = logging.getLogger(__name__)
+
+#: Anomalies whose shape and feedback factor are remembered (the newest), anomalies.
+SHAPE_CACHE = 1024
 
 
 def check_points(
@@ -77,6 +84,9 @@ class ChannelDetector:
         Tuning constants; None uses the defaults.
     detectors : sequence of str or None
         Names from ``DETECTORS``; None runs all of them.
+    false_positives : sequence of shapes or None
+        ``params["shape"]`` of the channel's anomalies marked ``false_positive``:
+        similar anomalies score lower (see :mod:`detection.feedback`).
 
     Attributes
     ----------
@@ -89,7 +99,10 @@ class ChannelDetector:
     """
 
     def __init__(
-        self, config: DetectorConfig | None = None, detectors: Sequence[str] | None = None
+        self,
+        config: DetectorConfig | None = None,
+        detectors: Sequence[str] | None = None,
+        false_positives: Sequence[Sequence[float]] | None = None,
     ) -> None:
         if config is not None and not isinstance(config, DetectorConfig):
             raise ValueError(
@@ -107,7 +120,17 @@ class ChannelDetector:
         self._last_ts: int | None = None
         self._baseline: Baseline | None = None
         self._since_stats = 0
+        self._scoring = False
+        #: known-normal history (see set_reference), None without one
+        self.reference: NDArray[np.float64] | None = None
         self._merger = EventMerger()
+        self.feedback = FeedbackFilter(false_positives or ())
+        self._shapes: OrderedDict[tuple[str, int], tuple[list[float] | None, float, float]]
+        self._shapes = OrderedDict()
+
+    def set_false_positives(self, shapes: Sequence[Sequence[float]]) -> None:
+        """Replace the known false-positive shapes (anomalies already reported keep theirs)."""
+        self.feedback = FeedbackFilter(shapes)
 
     @property
     def last_timestamp_ns(self) -> int | None:
@@ -165,6 +188,8 @@ class ChannelDetector:
             if history.size >= cfg.warmup:
                 self._start()
             return
+        if report and not self._scoring:
+            self._begin_scoring()
 
         self._since_stats += 1
         if self._baseline is None or self._since_stats >= cfg.stats_every:
@@ -196,8 +221,77 @@ class ChannelDetector:
         self._baseline = self.history.baseline(self.config.value_scale_floor)
         logger.info("warm-up done after %d points; m=%d", self.history.size, self.m)
 
+    def set_reference(self, values: NDArray[np.float64]) -> None:
+        """Known-normal history of the channel (e.g. a train split), before any update.
+
+        Its newest ``reference_points`` finite values are kept. At the first scored
+        point the reference detector builds on it and, when it can, replaces the
+        detectors that judge against the recent window only; the flatline detector
+        learns how long the channel normally stays still from it.
+        """
+        if self._scoring:
+            raise ValueError(
+                "set_reference must come before the first update; build a new "
+                "ChannelDetector to change the reference"
+            )
+        vs = np.asarray(values, dtype=np.float64)
+        if vs.ndim != 1:
+            raise ValueError(f"reference must be a 1-D array, got shape {vs.shape}")
+        self.reference = vs[np.isfinite(vs)][-self.config.reference_points :].copy()
+
+    def _begin_scoring(self) -> None:
+        """At the first reported point: hand the reference over, retire what it replaces."""
+        self._scoring = True
+        if self.reference is None:
+            return
+        for detector in self.detectors:
+            detector.use_reference(self.reference)
+        references = [d for d in self.detectors if isinstance(d, ReferenceDetector)]
+        if any(d.active for d in references):
+            retired = [d.name for d in self.detectors if d.window_referenced]
+            self.detectors = [d for d in self.detectors if not d.window_referenced]
+            logger.info("reference in use; retired %s", retired)
+
     def _drain(self) -> list[DetectedAnomaly]:
         self._collect()
         out = self._merger.drain()
+        for anomaly in out:
+            self._apply_feedback(anomaly)
         out.sort(key=lambda a: (a.start, a.detector))
         return out
+
+    def _apply_feedback(self, anomaly: DetectedAnomaly) -> None:
+        """Attach the anomaly's shape; discount it when it resembles a false positive.
+
+        Shape and factor are fixed when the anomaly is first reported.
+        """
+        key = (anomaly.detector, int(anomaly.start.value))
+        cached = self._shapes.get(key)
+        if cached is None:
+            shape = self._shape_at(int(anomaly.start.value))
+            factor, distance = 1.0, math.inf
+            if shape is not None:
+                factor, distance = self.feedback.factor(shape)
+            cached = self._shapes[key] = (shape, factor, distance)
+            while len(self._shapes) > SHAPE_CACHE:
+                self._shapes.popitem(last=False)
+        shape, factor, distance = cached
+        if shape is not None:
+            anomaly.params["shape"] = shape
+        if factor < 1.0:
+            anomaly.score *= factor
+            anomaly.severity = severity_of(anomaly.score)
+            anomaly.params["feedback"] = {
+                "similar_false_positive": round(distance, 4),
+                "discount": factor,
+            }
+
+    def _shape_at(self, start_ns: int) -> list[float] | None:
+        """Shape of the ``m`` points ending at ``start_ns``; None outside the window."""
+        history = self.history
+        stamps = history.timestamps
+        end = int(np.searchsorted(stamps, start_ns, side="right"))
+        if end == 0 or int(stamps[end - 1]) != start_ns:
+            return None
+        values = history.values[max(end - (self.m or 2), 0) : end]
+        return shape_of(values) if values.size >= 2 else None

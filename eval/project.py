@@ -1,7 +1,8 @@
 """The project's detector on a benchmark series, fed point by point like the worker.
 
 Each point goes through ``ChannelDetector.update`` in time order (the train part, if
-any, through ``warm`` first, so nothing in it is reported). For every anomaly the
+any, is the detector's reference and goes through ``warm`` first, so nothing in it is
+reported). For every anomaly the
 harness keeps its final start, end and score, and the row at which it was *first
 reported*: the NAB score credits a detection at that row, never at its (earlier)
 start, so change points confirmed late are not given look-ahead credit.
@@ -31,6 +32,7 @@ def run_project(series: EvalSeries, config: DetectorConfig | None = None) -> Met
     started = time.perf_counter()
     detector = ChannelDetector(config)
     if series.train is not None and series.train_ts_ns is not None:
+        detector.set_reference(series.train)
         detector.warm(series.train_ts_ns, series.train)
 
     final: dict[tuple[str, pd.Timestamp], DetectedAnomaly] = {}

@@ -230,6 +230,7 @@ def test_public_names_are_pinned() -> None:
     }
     assert set(detection.DETECTORS) == {
         "matrix_profile",
+        "reference",
         "changepoint",
         "limits",
         "gap",
