@@ -16,6 +16,7 @@ Three more ways in, each for a browser that cannot send a key header:
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import time
@@ -198,18 +199,31 @@ def _authenticate_dashboard(request: Request, scope: str) -> None:
 def _session_principal(request: Request, session: WebSession) -> Principal | None:
     """The principal of a session, while the key it was opened with is still valid."""
     services = request.app.state.services
-    if session.key_id == "admin-key":
-        if services.settings.admin_key is None:
-            return None
-    else:
-        number = session.key_id.removeprefix("key-")
-        if not number.isdigit():
-            return None
-        with Session(services.engine) as db:
-            record = db.get(ApiKey, int(number))
-        if record is None or record.revoked_at is not None or record.tenant != session.tenant:
-            return None
+    if session.key_id.startswith("admin-key"):
+        if not hmac.compare_digest(session.key_id, session_key_ref(request, "admin-key")):
+            return None  # IMON_ADMIN_KEY was changed or removed since the login
+        return Principal(session.tenant, frozenset(session.scopes), "admin-key")
+    number = session.key_id.removeprefix("key-")
+    if not number.isdigit():
+        return None
+    with Session(services.engine) as db:
+        record = db.get(ApiKey, int(number))
+    if record is None or record.revoked_at is not None or record.tenant != session.tenant:
+        return None
     return Principal(session.tenant, frozenset(session.scopes), session.key_id)
+
+
+def session_key_ref(request: Request, key_id: str) -> str:
+    """What a session records of its key: the key id, or for `IMON_ADMIN_KEY` a keyed
+    digest of its value, so a session ends when the setting changes."""
+    if key_id != "admin-key":
+        return key_id
+    settings: Settings = request.app.state.services.settings
+    admin = settings.admin_key.get_secret_value() if settings.admin_key else ""
+    if not admin:
+        return "admin-key#unset"
+    digest = hmac.new(web_keys(request).session, admin.encode(), hashlib.sha256)
+    return "admin-key#" + digest.hexdigest()[:32]
 
 
 async def check_csrf(request: Request) -> None:

@@ -12,12 +12,16 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
+from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
+from typer.testing import CliRunner
 
 from agent.plot_links import check_signed_link, sign_link
+from app.auth import check_csrf
 from app.cli import cli
 from app.main import create_app
 from app.settings import Settings
@@ -37,6 +41,7 @@ from store.notifications_models import (
     IncidentAnomaly,
     MaintenanceWindow,
 )
+from tests.auth_helpers import ADMIN_KEY
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 PORTAL = "https://portal.example"
@@ -232,20 +237,64 @@ def test_login_without_the_form_token_is_refused_as_csrf(web: Web) -> None:
     assert SESSION_COOKIE not in client.cookies
 
 
-@pytest.mark.parametrize("change", ["tampered", "expired", "other secret"])
+@pytest.mark.parametrize("change", ["none", "tampered", "expired", "other secret"])
 def test_tampered_or_expired_sessions_send_back_to_the_login(web: Web, change: str) -> None:
     keys = load_web_keys(web.settings)
+    with Session(web.engine) as db:
+        record = find_key(db, web.keys["read"])
+        assert record is not None
+        key_id = f"key-{record.id}"
     expires = int(time.time()) + (-5 if change == "expired" else 600)
-    session = WebSession("a", ("admin", "read"), "admin-key", "t" * 20, expires)
-    value = encode_session(
-        WebKeys.from_secret("x" * 40) if change == "other secret" else keys, session
-    )
-    if change == "tampered":
-        value = encode_session(keys, session)[:-2] + "00"
-    client = web.client(cookies={SESSION_COOKIE: value})
-    answer = client.get("/dashboard")
+    session = WebSession("a", ("read",), key_id, "t" * 20, expires)
+    signer = WebKeys.from_secret("x" * 40) if change == "other secret" else keys
+    value = encode_session(signer, session)
+    if change == "tampered":  # an admin payload under this session's signature
+        forged = encode_session(keys, WebSession("a", ("admin",), key_id, "t", expires))
+        value = forged.split(".")[0] + "." + value.split(".")[1]
+    answer = web.client(cookies={SESSION_COOKIE: value}).get("/dashboard")
+    if change == "none":  # the control: the same session, untouched, opens the page
+        assert answer.status_code == 200
+        return
     assert answer.status_code == 303
     assert answer.headers["location"].startswith("/dashboard/login")
+
+
+def test_an_admin_key_session_ends_when_the_admin_key_setting_changes(web: Web) -> None:
+    client = _login(web, ADMIN_KEY)
+    assert client.get("/dashboard").status_code == 200
+    services = web.app.state.services  # type: ignore[attr-defined]
+    original = services.settings
+    services.settings = original.model_copy(update={"admin_key": SecretStr("rotated-" * 4)})
+    try:
+        assert client.get("/dashboard").status_code == 303
+    finally:
+        services.settings = original
+
+
+def test_a_widget_key_header_cannot_open_the_dashboard(web: Web) -> None:
+    answer = web.client().get("/dashboard", headers={"X-API-Key": web.keys["widget"]})
+    assert answer.status_code == 403
+    assert "widget key cannot open the dashboard" in answer.json()["detail"]
+
+
+def test_every_dashboard_router_checks_the_csrf_token(web: Web) -> None:
+    # FastAPI keeps each included router as one entry holding the router itself
+    routers = [
+        router
+        for entry in web.app.routes  # type: ignore[attr-defined]
+        if isinstance(router := getattr(entry, "original_router", entry), APIRouter)
+    ]
+    dashboard = [r for r in routers if r.prefix.startswith("/dashboard")]
+    writes = [
+        route
+        for router in dashboard
+        for route in router.routes
+        if isinstance(route, APIRoute) and set(route.methods or ()) - {"GET", "HEAD"}
+    ]
+    assert len(writes) >= 6  # login, logout, annotate, ack, silence, maintenance
+    for router in dashboard:
+        calls = [d.dependency for d in router.dependencies]
+        assert check_csrf in calls, f"a /dashboard router ({router.routes}) lacks check_csrf"
 
 
 def test_a_session_stops_working_when_its_key_is_revoked(web: Web) -> None:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
-from app.auth import DEV_KEY_FILE, LOGIN_PATH, check_csrf, principal_of_key
+from app.auth import DEV_KEY_FILE, LOGIN_PATH, check_csrf, principal_of_key, session_key_ref
 from app.deps import ServicesDep
 from app.routes.dashboard import TEMPLATES
 from app.web_session import (
@@ -100,7 +100,10 @@ def login(
             request, services, target, "API key: a widget key cannot open the dashboard", 403
         )
     session_value = new_session(
-        principal.tenant, principal.scopes, principal.key_id, services.settings.session_max_age_s
+        principal.tenant,
+        principal.scopes,
+        session_key_ref(request, principal.key_id),
+        services.settings.session_max_age_s,
     )
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, request, services.settings, session_value)
