@@ -207,6 +207,20 @@ def test_session_cookie_is_secure_over_https(web: Web) -> None:
     assert "Secure" in answer.headers["set-cookie"]
 
 
+def test_cookies_are_secure_when_the_setting_says_so(web: Web) -> None:
+    # behind a TLS proxy the service sees http, the browser speaks https
+    services = web.app.state.services  # type: ignore[attr-defined]
+    original = services.settings
+    services.settings = original.model_copy(update={"session_cookie_secure": True})
+    try:
+        form = web.client().get("/dashboard/login")
+    finally:
+        services.settings = original
+    assert form.status_code == 200
+    assert "Secure" in form.headers["set-cookie"]
+    assert "Secure" not in web.client().get("/dashboard/login").headers["set-cookie"]
+
+
 @pytest.mark.parametrize(
     ("which", "status", "reason"),
     [
