@@ -1,29 +1,17 @@
-"""Browser-facing security: dashboard login and sessions, CSRF, widget keys with CORS,
-signed plot and stream links. Store-backed tests run on SQLite and PostgreSQL."""
+"""Dashboard login and sessions, and CSRF on every dashboard form (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
-from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
-from typer.testing import CliRunner
 
-from agent.plot_links import check_signed_link, sign_link
 from app.auth import check_csrf
-from app.cli import cli
-from app.main import create_app
 from app.settings import Settings
 from app.web_session import (
     SECRET_FILE,
@@ -34,127 +22,14 @@ from app.web_session import (
     load_web_keys,
 )
 from store.keys import create_key, find_key, revoke_key
-from store.models import Annotation, Anomaly, Channel, Point, Satellite
+from store.models import Annotation, Anomaly
 from store.notifications_models import (
     ChannelSilence,
     Incident,
-    IncidentAnomaly,
     MaintenanceWindow,
 )
 from tests.auth_helpers import ADMIN_KEY
-
-T0 = datetime(2024, 3, 1, tzinfo=UTC)
-PORTAL = "https://portal.example"
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-@dataclass
-class Web:
-    app: object
-    settings: Settings
-    engine: Engine
-    keys: dict[str, str]
-    ids: dict[str, int]
-
-    def client(self, **kwargs: object) -> TestClient:
-        """A client with no key and its own cookie jar; redirects are not followed."""
-        return TestClient(self.app, follow_redirects=False, **kwargs)  # type: ignore[arg-type]
-
-
-def _seed(engine: Engine, tenant: str, name: str) -> dict[str, int]:
-    with Session(engine) as session:
-        satellite = Satellite(name=name, tenant=tenant)
-        session.add(satellite)
-        session.flush()
-        assert satellite.id is not None
-        channel = Channel(satellite_id=satellite.id, name="BAT_V", unit="V")
-        session.add(channel)
-        session.flush()
-        assert channel.id is not None
-        for minute in range(60):
-            ts = T0 + timedelta(minutes=minute)
-            session.add(Point(channel_id=channel.id, ts=ts, value=float(minute == 30)))
-        anomaly = Anomaly(
-            channel_id=channel.id,
-            start=T0 + timedelta(minutes=30),
-            end=T0 + timedelta(minutes=31),
-            kind="spike",
-            score=9.0,
-            severity="high",
-            detector="test",
-        )
-        session.add(anomaly)
-        session.flush()
-        incident = Incident(
-            satellite_id=satellite.id,
-            start=anomaly.start,
-            end=anomaly.end,
-            severity="high",
-            status="open",
-            channels=[channel.id],
-        )
-        session.add(incident)
-        session.flush()
-        assert incident.id is not None and anomaly.id is not None
-        session.add(IncidentAnomaly(incident_id=incident.id, anomaly_id=anomaly.id))
-        session.commit()
-        assert anomaly.id is not None and incident.id is not None
-        return {"channel": channel.id, "anomaly": anomaly.id, "incident": incident.id}
-
-
-@pytest.fixture
-def web(engine: Engine, tmp_path: Path) -> Iterator[Web]:
-    settings = Settings(
-        home=tmp_path,
-        database_url=engine.url.render_as_string(hide_password=False),
-        worker=False,
-        index=False,
-        notify_dispatch=False,
-        session_secret=None,
-    )
-    ids = _seed(engine, "a", "A-SAT")
-    ids.update({f"b_{k}": v for k, v in _seed(engine, "b", "B-SAT").items()})
-    with Session(engine) as session:
-        keys = {
-            "admin": create_key(session, "a", ["read", "ask", "ingest", "admin"]).key,
-            "read": create_key(session, "a", ["read"]).key,
-            "b": create_key(session, "b", ["read", "admin"]).key,
-            "widget": create_key(
-                session, "a", ["read", "ask"], allowed_origins=[PORTAL], kind="widget"
-            ).key,
-        }
-        revoked = create_key(session, "a", ["read", "admin"])
-        session.flush()
-        assert revoked.record.id is not None
-        revoke_key(session, revoked.record.id)
-        keys["revoked"] = revoked.key
-        session.commit()
-    app = create_app(settings)
-    with TestClient(app):  # runs the lifespan once for every client of the test
-        yield Web(app, settings, engine, keys, ids)
-
-
-def _login(web: Web, key: str, client: TestClient | None = None) -> TestClient:
-    client = client or web.client()
-    form = client.get("/dashboard/login", params={"next": "/dashboard/anomalies"})
-    token = TOKEN.search(form.text)
-    assert form.status_code == 200 and token is not None
-    answer = client.post(
-        "/dashboard/login",
-        data={"api_key": key, "csrf_token": token.group(1), "next": "/dashboard/anomalies"},
-    )
-    assert answer.status_code == 303, answer.text
-    assert answer.headers["location"] == "/dashboard/anomalies"
-    return client
-
-
-def _csrf(client: TestClient, path: str) -> str:
-    page = client.get(path)
-    assert page.status_code == 200, page.text
-    found = TOKEN.search(page.text)
-    assert found is not None, f"no CSRF field on {path}"
-    return found.group(1)
-
+from tests.web_security_helpers import TOKEN, Web, csrf, login, web_fixture  # noqa: F401
 
 # Login and sessions
 
@@ -168,7 +43,7 @@ def test_dashboard_without_a_session_redirects_to_the_login(web: Web) -> None:
 
 
 def test_login_sets_an_httponly_lax_cookie_that_opens_the_tenants_pages(web: Web) -> None:
-    client = _login(web, web.keys["admin"])
+    client = login(web, web.keys["admin"])
     cookie = next(
         h for h in client.cookies.jar if h.name == SESSION_COOKIE
     )  # the jar keeps it for the next requests
@@ -274,7 +149,7 @@ def test_tampered_or_expired_sessions_send_back_to_the_login(web: Web, change: s
 
 
 def test_an_admin_key_session_ends_when_the_admin_key_setting_changes(web: Web) -> None:
-    client = _login(web, ADMIN_KEY)
+    client = login(web, ADMIN_KEY)
     assert client.get("/dashboard").status_code == 200
     services = web.app.state.services  # type: ignore[attr-defined]
     original = services.settings
@@ -317,7 +192,7 @@ def test_a_session_stops_working_when_its_key_is_revoked(web: Web) -> None:
         session.commit()
         key_id = created.record.id
     assert key_id is not None
-    client = _login(web, created.key)
+    client = login(web, created.key)
     assert client.get("/dashboard").status_code == 200
     with Session(web.engine) as session:
         revoke_key(session, key_id)
@@ -326,8 +201,8 @@ def test_a_session_stops_working_when_its_key_is_revoked(web: Web) -> None:
 
 
 def test_logout_needs_the_csrf_token_and_ends_the_session(web: Web) -> None:
-    client = _login(web, web.keys["read"])
-    token = _csrf(client, "/dashboard")
+    client = login(web, web.keys["read"])
+    token = csrf(client, "/dashboard")
     refused = client.post("/dashboard/logout")
     assert refused.status_code == 403
     answer = client.post("/dashboard/logout", data={"csrf_token": token})
@@ -377,7 +252,7 @@ def _forms(web: Web) -> list[tuple[str, str, dict[str, str]]]:
 
 
 def test_every_dashboard_form_refuses_a_post_without_the_csrf_token(web: Web) -> None:
-    client = _login(web, web.keys["admin"])
+    client = login(web, web.keys["admin"])
     for page, action, fields in _forms(web):
         assert f'action="{action}"' in client.get(page).text
         for token in (None, "forged-token"):
@@ -393,9 +268,9 @@ def test_every_dashboard_form_refuses_a_post_without_the_csrf_token(web: Web) ->
 
 
 def test_every_dashboard_form_works_with_its_token(web: Web) -> None:
-    client = _login(web, web.keys["admin"])
+    client = login(web, web.keys["admin"])
     for page, action, fields in _forms(web):
-        token = _csrf(client, page)
+        token = csrf(client, page)
         answer = client.post(action, data={**fields, "csrf_token": token})
         assert answer.status_code == 303, (action, answer.text)
         assert answer.headers["location"] == page  # back to the page of the form
@@ -409,9 +284,9 @@ def test_every_dashboard_form_works_with_its_token(web: Web) -> None:
 
 
 def test_dashboard_forms_answer_json_and_name_bad_fields(web: Web) -> None:
-    client = _login(web, web.keys["admin"])
+    client = login(web, web.keys["admin"])
     anomaly = web.ids["anomaly"]
-    token = _csrf(client, f"/dashboard/anomalies/{anomaly}")
+    token = csrf(client, f"/dashboard/anomalies/{anomaly}")
     answer = client.post(
         f"/dashboard/anomalies/{anomaly}/annotations",
         data={"author": " ", "csrf_token": token},
@@ -427,7 +302,7 @@ def test_dashboard_forms_answer_json_and_name_bad_fields(web: Web) -> None:
 
 
 def test_a_read_only_session_cannot_post_forms(web: Web) -> None:
-    client = _login(web, web.keys["read"])
+    client = login(web, web.keys["read"])
     page = client.get(f"/dashboard/anomalies/{web.ids['anomaly']}")
     assert 'id="annotate"' not in page.text
     token = TOKEN.search(page.text)
@@ -440,198 +315,9 @@ def test_a_read_only_session_cannot_post_forms(web: Web) -> None:
 
 
 def test_api_routes_take_keys_without_csrf_and_ignore_the_session_cookie(web: Web) -> None:
-    client = _login(web, web.keys["admin"])
+    client = login(web, web.keys["admin"])
     path = f"/anomalies/{web.ids['anomaly']}/annotations"
     body = {"author": "ops", "text": "from a script"}
     assert client.post(path, json=body).status_code == 401  # the cookie is not a key
     keyed = client.post(path, json=body, headers={"X-API-Key": web.keys["admin"]})
     assert keyed.status_code == 201
-
-
-# Widget keys and CORS
-
-
-def test_cli_creates_a_widget_key_with_its_origins(
-    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("IMON_HOME", str(tmp_path))
-    monkeypatch.setenv("IMON_DATABASE_URL", engine.url.render_as_string(hide_password=False))
-    runner = CliRunner()
-    made = runner.invoke(
-        cli,
-        ["keys", "create", "--tenant", "acme", "--widget", "--origin", "https://Portal.example/"],
-    )
-    assert made.exit_code == 0, made.output
-    key = made.stdout.strip().splitlines()[-1]
-    with Session(engine) as session:
-        record = find_key(session, key)
-        assert record is not None
-        assert (record.kind, record.scopes, record.allowed_origins) == (
-            "widget",
-            ["read", "ask"],
-            [PORTAL],
-        )
-    refused = runner.invoke(
-        cli, ["keys", "create", "--tenant", "acme", "--widget", "--scope", "read,ingest"]
-    )
-    assert refused.exit_code == 2
-    assert "ingest not allowed on a widget key" in refused.output
-    no_origin = runner.invoke(cli, ["keys", "create", "--tenant", "acme", "--widget"])
-    assert no_origin.exit_code == 2
-    assert "origin: a widget key needs at least one allowed origin" in no_origin.output
-
-
-@pytest.mark.parametrize("origin", ["*", "https://portal.example/path", "ftp://x", "null"])
-def test_widget_key_origins_must_be_origins(engine: Engine, origin: str) -> None:
-    with Session(engine) as session, pytest.raises(ValueError, match="is not an origin"):
-        create_key(session, "a", ["read"], allowed_origins=[origin], kind="widget")
-
-
-def test_widget_key_from_its_origin_gets_the_cors_header(web: Web) -> None:
-    answer = web.client().post(
-        "/ask",
-        json={"question": "list channels"},
-        headers={"X-API-Key": web.keys["widget"], "Origin": PORTAL},
-    )
-    assert answer.status_code == 200, answer.text
-    assert answer.headers["access-control-allow-origin"] == PORTAL
-    assert "Origin" in answer.headers["vary"]
-
-
-@pytest.mark.parametrize("origin", ["https://evil.example", "https://portal.example.evil", None])
-def test_widget_key_from_another_origin_or_none_is_refused(web: Web, origin: str | None) -> None:
-    headers = {"X-API-Key": web.keys["widget"]} | ({"Origin": origin} if origin else {})
-    answer = web.client().post("/ask", json={"question": "list channels"}, headers=headers)
-    assert answer.status_code == 403
-    assert answer.json()["detail"].startswith("origin:")
-    assert "access-control-allow-origin" not in answer.headers
-
-
-def test_widget_key_cannot_ingest_or_administer(web: Web) -> None:
-    headers = {"X-API-Key": web.keys["widget"], "Origin": PORTAL}
-    point = {
-        "satellite": "A-SAT",
-        "points": [{"channel": "x", "ts": "2024-03-01T00:00:00Z", "value": 1}],
-    }
-    assert web.client().post("/ingest", json=point, headers=headers).status_code == 403
-    assert web.client().get("/metrics", headers=headers).status_code == 403
-
-
-def test_a_key_without_origins_gets_no_cors_header(web: Web) -> None:
-    answer = web.client().get(
-        "/channels", headers={"X-API-Key": web.keys["read"], "Origin": PORTAL}
-    )
-    assert answer.status_code == 200
-    assert "access-control-allow-origin" not in answer.headers
-
-
-def test_preflight_is_answered_only_for_an_origin_a_key_lists(web: Web) -> None:
-    asked = {
-        "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type, x-api-key",
-    }
-    allowed = web.client().options("/ask", headers={"Origin": PORTAL, **asked})
-    assert allowed.status_code == 204
-    assert allowed.headers["access-control-allow-origin"] == PORTAL
-    assert "x-api-key" in allowed.headers["access-control-allow-headers"]
-    assert "POST" in allowed.headers["access-control-allow-methods"]
-    refused = web.client().options("/ask", headers={"Origin": "https://evil.example", **asked})
-    assert refused.status_code == 403
-    assert "access-control-allow-origin" not in refused.headers
-
-
-def test_static_assets_stay_public(web: Web) -> None:
-    for path in ("/static/widget.js", "/static/style.css", "/static/dashboard.js"):
-        assert web.client().get(path).status_code == 200, path
-
-
-# Signed links
-
-
-def _img_src(html: str) -> str:
-    found = re.search(r'id="anomaly-plot" src="([^"]+)"', html)
-    assert found is not None
-    return found.group(1).replace("&amp;", "&")
-
-
-def test_plot_of_a_page_is_a_signed_link_that_works_without_a_key(web: Web) -> None:
-    client = _login(web, web.keys["read"])
-    src = _img_src(client.get(f"/dashboard/anomalies/{web.ids['anomaly']}").text)
-    params = dict(parse_qsl(urlsplit(src).query))
-    assert params["tenant"] == "a" and params["exp"].isdigit() and len(params["sig"]) == 64
-    image = web.client().get(src)  # no key, no cookie: what an <img> sends cross-site
-    assert image.status_code == 200
-    assert image.headers["content-type"] == "image/png"
-
-
-def _resigned(src: str, **changes: str) -> str:
-    path, _, query = src.partition("?")
-    params = dict(parse_qsl(query))
-    params.update(changes)
-    return f"{path}?{urlencode(params)}"
-
-
-@pytest.mark.parametrize(
-    "change",
-    [{"start": "2024-02-01T00:00:00Z"}, {"tenant": "b"}, {"exp": "9999999999"}, {"sig": "0" * 64}],
-)
-def test_a_tampered_signed_link_is_refused(web: Web, change: dict[str, str]) -> None:
-    client = _login(web, web.keys["read"])
-    src = _img_src(client.get(f"/dashboard/anomalies/{web.ids['anomaly']}").text)
-    answer = web.client().get(_resigned(src, **change))
-    assert answer.status_code == 403
-    assert answer.json()["detail"] == "signature: does not match this link"
-
-
-def test_an_expired_signed_link_is_refused(web: Web) -> None:
-    keys = load_web_keys(web.settings)
-    url = sign_link(
-        f"/channels/{web.ids['channel']}/plot.png", "a", keys.links, int(time.time()) - 1
-    )
-    answer = web.client().get(url)
-    assert answer.status_code == 403
-    assert "expired" in answer.json()["detail"]
-
-
-def test_a_signed_link_of_one_tenant_does_not_open_anothers_channel(web: Web) -> None:
-    keys = load_web_keys(web.settings)
-    url = sign_link(
-        f"/channels/{web.ids['b_channel']}/plot.png", "a", keys.links, int(time.time()) + 60
-    )
-    assert web.client().get(url).status_code == 404
-
-
-def test_signed_links_only_open_the_routes_meant_for_them(web: Web) -> None:
-    keys = load_web_keys(web.settings)
-    url = sign_link("/channels", "a", keys.links, int(time.time()) + 60)
-    assert web.client().get(url).status_code == 401  # a signature is not a key elsewhere
-
-
-def test_answer_plot_url_is_signed_and_opens_without_a_key(web: Web) -> None:
-    answer = web.client().post(
-        "/ask",
-        json={"question": f"plot anomaly {web.ids['anomaly']}"},
-        headers={"X-API-Key": web.keys["admin"]},
-    )
-    assert answer.status_code == 200, answer.text
-    url = answer.json()["plot_url"]
-    assert url and url.startswith(f"/channels/{web.ids['channel']}/plot.png?")
-    assert "sig=" in url and "exp=" in url
-    assert web.client().get(url).headers["content-type"] == "image/png"
-
-
-def test_stream_link_is_signed_for_the_tenant_and_bound_to_the_origin(web: Web) -> None:
-    answer = web.client().post(
-        "/stream/link", headers={"X-API-Key": web.keys["widget"], "Origin": PORTAL}
-    )
-    assert answer.status_code == 200, answer.text
-    assert answer.headers["access-control-allow-origin"] == PORTAL
-    url = answer.json()["url"]
-    parts = urlsplit(url)
-    keys = load_web_keys(web.settings)
-    params = parse_qsl(parts.query)
-    assert check_signed_link(parts.path, params, keys.links, time.time()) == "a"
-    assert dict(params)["origin"] == PORTAL
-    elsewhere = web.client().get(url, headers={"Origin": "https://evil.example"})
-    assert elsewhere.status_code == 403
-    assert "another origin" in elsewhere.json()["detail"]
