@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.auth import authenticate, ensure_dev_key
 from app.cors import KeyOriginCors
+from app.docs import install_docs
 from app.errors import install_error_handlers
 from app.limits import BodySizeLimit
 from app.metrics import build_metrics_registry
@@ -88,6 +89,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         description="Satellite telemetry anomalies, detected as data arrives, explained on ask.",
         lifespan=lifespan,
         dependencies=[Depends(authenticate)],
+        docs_url=None,
+        redoc_url=None,
     )
     app.add_middleware(
         BodySizeLimit, limit=settings.max_body_bytes, exempt=("/api/v1/datapoints",)
@@ -103,5 +106,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.add_middleware(KeyOriginCors)
     app.include_router(tenant_routes.router)
     install_error_handlers(app)
+    install_docs(app)  # before /static, whose mount would shadow the docs assets
     app.mount("/static", StaticFiles(packages=[("app", "static")]), name="static")
     return app
