@@ -35,7 +35,7 @@ def test_streaming_is_at_least_5x_cheaper_per_point_than_batch_at_2000_points() 
         )
     )
     _clean(result)
-    assert result.notes == []  # streamed and batch left profiles and discords are equal
+    assert not any("differ" in note for note in result.notes), result.notes
     for figure in result.figures:
         assert "equal to batch: True; discord equal: True" in figure.note
         assert figure.ratio >= 5.0, figure
