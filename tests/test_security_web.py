@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from sqlmodel import Session, select
 
 from app.auth import check_csrf
+from app.routes.dashboard_login import LOGIN_ATTEMPTS_PER_MINUTE
 from app.settings import Settings
 from app.web_session import (
     SECRET_FILE,
@@ -115,6 +116,30 @@ def test_login_refuses_bad_keys_with_a_reason(
     assert answer.status_code == status
     assert reason in answer.text
     assert SESSION_COOKIE not in client.cookies
+
+
+def test_login_attempts_are_rate_limited_per_address(web: Web) -> None:
+    client = web.client()
+    page = client.get("/dashboard/login")
+    answers = []
+    for _ in range(int(LOGIN_ATTEMPTS_PER_MINUTE) + 1):
+        token = TOKEN.search(page.text)  # each answer carries a fresh form
+        assert token is not None
+        page = client.post(
+            "/dashboard/login",
+            data={"api_key": "imon_00000000_guess", "csrf_token": token.group(1)},
+        )
+        answers.append(page.status_code)
+    assert answers[:-1] == [401] * int(LOGIN_ATTEMPTS_PER_MINUTE)
+    assert answers[-1] == 429
+    assert int(page.headers["retry-after"]) >= 1
+    assert "login: too many attempts" in page.text
+    token = TOKEN.search(page.text)
+    assert token is not None
+    right = client.post(
+        "/dashboard/login", data={"api_key": web.keys["read"], "csrf_token": token.group(1)}
+    )
+    assert right.status_code == 429  # even the right key waits
 
 
 def test_login_without_the_form_token_is_refused_as_csrf(web: Web) -> None:

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from app.auth import DEV_KEY_FILE, LOGIN_PATH, check_csrf, principal_of_key, session_key_ref
 from app.deps import ServicesDep
+from app.ratelimit import RateLimiter
 from app.routes.dashboard import TEMPLATES
 from app.web_session import (
     CSRF_FIELD,
@@ -30,6 +31,19 @@ router = APIRouter(
     prefix="/dashboard", include_in_schema=False, dependencies=[Depends(check_csrf)]
 )
 PUBLIC = {"x-public": True}
+#: Login attempts per minute from one client address (a token bucket, bursts as big).
+LOGIN_ATTEMPTS_PER_MINUTE = 30.0
+
+
+def _login_wait_s(request: Request) -> float:
+    """0 when this address may try to log in now, else seconds until it may."""
+    state = request.app.state
+    limiter = getattr(state, "login_limiter", None)
+    if not isinstance(limiter, RateLimiter):
+        limiter = RateLimiter({"login": LOGIN_ATTEMPTS_PER_MINUTE})
+        state.login_limiter = limiter
+    client = request.client.host if request.client else "unknown"
+    return limiter.take(client, "login")
 
 
 def _safe_next(target: str | None) -> str:
@@ -81,6 +95,14 @@ def login(
 ) -> Response:
     """Check the key and open a session; the form's token must match its cookie."""
     target = _safe_next(next)
+    wait_s = _login_wait_s(request)
+    if wait_s > 0:
+        retry = max(1, round(wait_s + 0.5))
+        page = _login_page(
+            request, services, target, f"login: too many attempts; retry in {retry} s", 429
+        )
+        page.headers["Retry-After"] = str(retry)
+        return page
     if not login_token_valid(request, csrf_token):
         return _login_page(
             request,
