@@ -149,7 +149,9 @@ def to_markdown(results: Mapping[str, object]) -> str:
         "# Evaluation results",
         "",
         "Produced by `python -m eval run`; project detector = `detection.ChannelDetector` "
-        "with default `DetectorConfig`, fed point by point (train data as warm-up).",
+        "with default `DetectorConfig`, fed point by point (a train split, where the "
+        "benchmark has one, is the detector's reference and warm-up; nothing in it is "
+        "reported).",
         "",
     ]
     for bench, table in tables.items():
