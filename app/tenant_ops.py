@@ -43,6 +43,8 @@ class Deletion:
     index_entries: int = 0
     knowledge_passages: int = 0
     files: list[str] = field(default_factory=list)
+    #: ids the deleted channels had; live detectors keyed by them must be dropped
+    channel_ids: list[int] = field(default_factory=list)
 
 
 def _header(tenant: str) -> dict[str, Any]:
@@ -152,8 +154,9 @@ def delete_tenant(
     with engine.begin() as connection:
         satellites = tenant_data.satellite_names(connection, tenant)
         shared = tenant_data.shared_satellite_names(connection, tenant)
+        channels = tenant_data.channel_ids(connection, tenant)
         rows = tenant_data.delete_tenant_rows(connection, tenant)
-    deletion = Deletion(tenant=tenant, rows=rows)
+    deletion = Deletion(tenant=tenant, rows=rows, channel_ids=channels)
     if index is not None:
         deletion.index_entries = index.delete_tenant(tenant)
     if knowledge is not None:

@@ -154,6 +154,12 @@ def iter_rows(
         offset += len(rows)
 
 
+def channel_ids(connection: Connection, tenant: str) -> list[int]:
+    """Ids of `tenant`'s channels."""
+    found: list[Any] = list(connection.execute(_channels(tenant)).scalars())
+    return [int(channel_id) for channel_id in found]
+
+
 def satellite_names(connection: Connection, tenant: str) -> list[str]:
     """Names of `tenant`'s satellites."""
     satellite = _table("satellite").c

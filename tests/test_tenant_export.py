@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
@@ -217,6 +219,35 @@ def test_deleting_a_leaves_b_intact_including_vector_search(stores: Stores) -> N
     assert gone.status_code == 401
     listed = stores.client.get("/anomalies", headers={"X-API-Key": stores.keys["b"]})
     assert listed.json()["total"] == 1
+
+
+def test_deleting_a_tenant_drops_the_live_detectors_of_its_channels(stores: Stores) -> None:
+    pipeline = stores.services.pipeline
+    points = pd.DataFrame(
+        {
+            "ts": pd.date_range("2024-06-01", periods=30, freq="1min", tz="UTC"),
+            "channel": "live",
+            "value": np.linspace(0.0, 1.0, 30),
+        }
+    )
+    pipeline.ingest("A-SAT", points, tenant="a")
+    pipeline.ingest("B-SAT", points, tenant="b")
+    with Session(stores.services.engine) as session:
+        rows = session.exec(
+            select(Satellite.tenant, Channel.id)
+            .join(Channel, col(Channel.satellite_id) == col(Satellite.id))
+            .where(col(Channel.name) == "live")
+        ).all()
+    ids = {tenant: channel_id for tenant, channel_id in rows}
+    assert {ids["a"], ids["b"]} <= set(pipeline.channel_ids())
+
+    response = stores.client.delete(
+        "/tenants/me", params={"confirm": "a"}, headers={"X-API-Key": stores.keys["a"]}
+    )
+
+    assert response.status_code == 200, response.text
+    assert ids["a"] not in set(pipeline.channel_ids())
+    assert ids["b"] in set(pipeline.channel_ids())
 
 
 def test_deleting_a_tenant_without_data_deletes_nothing(stores: Stores) -> None:

@@ -97,6 +97,7 @@ def delete_my_tenant(
         index=services.index,
         knowledge=services.knowledge,
     )
+    services.pipeline.forget_detectors(done.channel_ids)
     return TenantDeletion(
         tenant=done.tenant,
         rows=done.rows,
