@@ -63,9 +63,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 "ingest": live.settings.rate_ingest_per_minute,
             }
         )
-        app.state.metrics = build_metrics_registry(live.worker)
+        app.state.metrics = build_metrics_registry(live.worker, live.detection)
         if owned and live.worker is not None:
             live.worker.start()
+        detecting = live.detection is not None and live.detection.start()
         app.state.metrics.register(NotificationCollector(live.engine))
         dispatcher = build_dispatcher(live)
         app.state.dispatcher = dispatcher
@@ -80,6 +81,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         finally:
             mailer.stop()
             dispatcher.stop()
+            if detecting and live.detection is not None:
+                live.detection.stop()
             if owned:
                 live.close()
 

@@ -1,4 +1,5 @@
-"""Prometheus metrics of the worker's sources, read from their status at scrape time."""
+"""Prometheus metrics of the worker's sources and of the background detection stage,
+read from their status at scrape time."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from ingestion.detection_marks import detection_lag
+from ingestion.detection_stage import DetectionStage
 from ingestion.worker import Worker
 
 PREFIX = "imon"
@@ -71,8 +74,63 @@ class SourceCollector(Collector):
             )
 
 
-def build_metrics_registry(worker: Worker | None) -> CollectorRegistry:
-    """A registry of its own (not the global one) with the source collector."""
+class DetectionCollector(Collector):
+    """The background detection stage: queue, lag per channel and overall, counters."""
+
+    def __init__(self, stage: DetectionStage) -> None:
+        self.stage = stage
+
+    def collect(self) -> Iterator[Metric]:
+        waiting = self.stage.waiting()
+        yield GaugeMetricFamily(
+            f"{PREFIX}_detection_queue_channels",
+            "Channels queued for (or in) background detection.",
+            value=len(waiting),
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_detection_queue_wait_seconds",
+            "Seconds the longest-queued channel has waited for detection.",
+            value=max(waiting.values(), default=0.0),
+        )
+        lags = detection_lag(self.stage.pipeline.engine)
+        lag = GaugeMetricFamily(
+            f"{PREFIX}_detection_lag_seconds",
+            "Per channel: data time of the newest pushed point minus the newest detected one.",
+            labels=["channel_id"],
+        )
+        for channel_id, seconds in sorted(lags.items()):
+            if seconds > 0:
+                lag.add_metric([str(channel_id)], seconds)
+        yield lag
+        yield GaugeMetricFamily(
+            f"{PREFIX}_detection_max_lag_seconds",
+            "The largest detection lag over all channels (data time).",
+            value=max(lags.values(), default=0.0),
+        )
+        stats = self.stage.stats
+        for name, text, value in (
+            ("detection_steps", "background detection steps run", stats.steps),
+            (
+                "detection_anomalies",
+                "new anomalies found by background detection",
+                stats.anomalies_new,
+            ),
+            ("detection_errors", "failed background detection steps", stats.errors),
+            (
+                "detection_queue_overflows",
+                "channels the full queue left to a store rescan",
+                stats.overflows,
+            ),
+        ):
+            yield CounterMetricFamily(f"{PREFIX}_{name}", f"{text.capitalize()}.", value=value)
+
+
+def build_metrics_registry(
+    worker: Worker | None, detection: DetectionStage | None = None
+) -> CollectorRegistry:
+    """A registry of its own (not the global one) with the source and detection collectors."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SourceCollector(worker))
+    if detection is not None:
+        registry.register(DetectionCollector(detection))
     return registry

@@ -87,6 +87,6 @@ def replay_file(
             totals["sent"] += len(chunk)
             totals["inserted"] += int(result["inserted"])
             totals["rejected"] += int(result["rejected"])
-            totals["anomalies_new"] += int(result["anomalies_new"])
+            totals["anomalies_new"] += int(result.get("anomalies_new") or 0)
             logger.info("sent %d/%d points", totals["sent"], len(points))
     return totals

@@ -15,6 +15,7 @@ from agent.context import ToolContext
 from app.notifications.wiring import attach_incidents
 from app.settings import Settings
 from detection import DetectorConfig, enable_compile_cache
+from ingestion.detection_stage import DetectionStage
 from ingestion.kairosdb import kairosdb_source
 from ingestion.pipeline import Pipeline
 from ingestion.retention import purge_points
@@ -50,6 +51,8 @@ class Services:
     pipeline: Pipeline
     worker: Worker | None = None
     knowledge: KnowledgeIndex | None = None
+    #: detects pushed points after the push answered (IMON_PUSH_DETECTION=background)
+    detection: DetectionStage | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def tool_context(self, tenant: str) -> ToolContext:
@@ -64,9 +67,11 @@ class Services:
         )
 
     def close(self) -> None:
-        """Stop the worker, release the lock, dispose of connections."""
+        """Stop the worker and detection stage, release the lock, dispose of connections."""
         if self.worker is not None:
             self.worker.stop()
+        if self.detection is not None:
+            self.detection.stop()
         self.engine.dispose()
         self.lock.release()
 
@@ -98,6 +103,8 @@ def build_services(settings: Settings, *, with_worker: bool = False) -> Services
         settings=settings, engine=engine, lock=lock, index=index, pipeline=pipeline
     )
     services.knowledge = knowledge
+    if settings.push_detection == "background":
+        services.detection = DetectionStage(pipeline, settings.detection_queue_channels)
     attach_incidents(services)
     if with_worker:
         sources: list[Any] = []

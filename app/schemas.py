@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_serializer
 
@@ -74,8 +74,16 @@ class IngestResponse(BaseModel):
     duplicates: int = Field(
         0, description="Points repeating a (channel, ts) earlier in this push; the first is kept."
     )
-    anomalies_new: int
-    anomalies_updated: int
+    anomalies_new: int | None = Field(
+        description="Anomalies found on this push's points; null while detection is queued."
+    )
+    anomalies_updated: int | None = Field(
+        description="Stored anomalies this push's points changed; null while detection is queued."
+    )
+    detection: Literal["done", "queued"] = Field(
+        description="`done`: the points were detected before the answer (the counts above are "
+        "final); `queued`: stored and waiting for the background detection stage."
+    )
     errors: list[dict[str, Any]]
 
 

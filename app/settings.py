@@ -63,6 +63,14 @@ class Settings(BaseSettings):
     )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
     max_points_per_push: int = Field(100_000, ge=1, description="Most points in one push.")
+    push_detection: Literal["background", "inline"] = Field(
+        "background",
+        description="Pushed points detected by a background stage (the push answers once "
+        "stored) or inside the request.",
+    )
+    detection_queue_channels: int = Field(
+        10_000, ge=1, description="Channels the background detection queue holds in memory."
+    )
     max_push_bytes: int = Field(
         32 * 1024 * 1024, ge=1024, description="Largest push body, after gzip decompression."
     )

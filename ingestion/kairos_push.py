@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from ingestion.errors import PushFormatError, PushTooLargeError
-from ingestion.pipeline import IngestReport, Pipeline
+from ingestion.pipeline import IngestReport, Pipeline, StoredChannel
 from ingestion.push import EARLIEST, LATEST, MAX_CHANNEL_CHARS, has_control_characters, parse_value
 from ingestion.series_names import channel_name
 
@@ -222,10 +222,17 @@ def store_push(
     parsed: ParsedPush,
     source: str = "kairosdb-push",
     tenant: str | None = None,
+    queue: list[StoredChannel] | None = None,
 ) -> PushResult:
-    """Ingest the valid points of a push, satellite by satellite, under `tenant`."""
+    """Ingest the valid points of a push, satellite by satellite, under `tenant`.
+
+    With a `queue` list the points are only stored, marked as owed detection, and their
+    channels appended to `queue` for the background stage; otherwise they are detected.
+    """
     reports = [
-        pipeline.ingest(satellite, frame, source=source, tenant=tenant)
+        pipeline.ingest(
+            satellite, frame, source=source, tenant=tenant, detect=queue is None, queue=queue
+        )
         for satellite, frame in sorted(parsed.points.items())
     ]
     rejected = parsed.received - parsed.accepted

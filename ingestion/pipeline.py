@@ -20,6 +20,14 @@ from sqlmodel import Session, select
 
 from detection import ChannelDetector, DetectedAnomaly, DetectorConfig, detect_series
 from detection.feedback import SHAPE_POINTS
+from ingestion.detection_marks import (
+    DETECTED_SOURCE,
+    QUEUED_SOURCE,
+    Recheck,
+    clear_recheck,
+    mark_recheck,
+    read_recheck,
+)
 from ingestion.incidents import IncidentTracker
 from store import queries, repository
 from store.models import Anomaly, Channel
@@ -30,9 +38,10 @@ logger = logging.getLogger(__name__)
 
 RECHECK_MARGIN_POINTS = 200
 MAX_RECHECK_POINTS = 100_000
-#: checkpoint rows (source, str(channel id)) saying up to which point timestamp a
-#: channel's anomalies are committed; written in the same transaction as the anomalies
-DETECTED_SOURCE = "#detected"
+#: stored points a detection step reads and detects at most (a channel far behind takes
+#: several steps, so a step holds the detection lock for a bounded time)
+DETECT_CHUNK = 20_000
+__all__ = ["DETECTED_SOURCE", "ChannelSpec", "IngestReport", "Pipeline", "StoredChannel"]
 
 
 @dataclass
@@ -65,6 +74,16 @@ class IngestReport:
         return dict(self.__dict__)
 
 
+@dataclass(frozen=True)
+class StoredChannel:
+    """A channel that received points in an ingest call: what background detection needs."""
+
+    channel_id: int
+    tenant: str
+    satellite: str
+    last_ts: datetime
+
+
 def _ns(ts: pd.Series) -> np.ndarray:
     return ts.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]").view("int64")
 
@@ -89,7 +108,10 @@ def _to_write(item: DetectedAnomaly) -> AnomalyWrite:
 class Pipeline:
     """Writes points, keeps one streaming detector per channel, stores and indexes anomalies.
 
-    Thread-safe: calls are serialised, since one process writes a given store.
+    Thread-safe: detection is serialised by one lock, and stores by another, shorter one,
+    so points can be stored (a push answered) while a detection step runs. Detection reads
+    the stored points after what it has already seen, in time order, so points stored
+    without detection (``ingest(detect=False)``) are detected by a later step.
     """
 
     def __init__(
@@ -109,7 +131,10 @@ class Pipeline:
         #: groups stored anomalies into incidents (and queues messages), when set
         self.incidents: IncidentTracker | None = None
         self._detectors: dict[int, ChannelDetector] = {}
-        self._lock = threading.Lock()
+        #: per channel, the newest stored point a detection step has read
+        self._seen: dict[int, datetime] = {}
+        self._lock = threading.RLock()
+        self._store_lock = threading.Lock()
 
     def ingest(
         self,
@@ -120,10 +145,14 @@ class Pipeline:
         detect: bool = True,
         specs: dict[str, ChannelSpec] | None = None,
         tenant: str | None = None,
+        queue: list[StoredChannel] | None = None,
     ) -> IngestReport:
         """Store `points` (columns ts UTC, channel, value) of `satellite` and detect on them.
 
-        The satellite belongs to `tenant` (the pipeline's tenant when None).
+        The satellite belongs to `tenant` (the pipeline's tenant when None). With `detect`
+        False the points are only stored. With a `queue` list too, they are also marked
+        as owed detection (``#queued``) and the channels written are appended to `queue`,
+        for the background stage (:mod:`ingestion.detection_stage`).
 
         Points must already be validated: finite values, timezone-aware timestamps.
         Duplicated (channel, ts) keep their first value.
@@ -142,13 +171,21 @@ class Pipeline:
         points = unique
         points = points.sort_values(["channel", "ts"], kind="stable")
         owner = tenant or self.tenant
-        with self._lock:
-            stored = self._store_points(report, satellite, points, source, specs or {}, owner)
-            if detect:
-                for channel_id, fresh, corrected_ts in stored:
-                    self._detect_channel(report, channel_id, fresh, corrected_ts)
-            if self.incidents is not None and detect:
-                self.incidents.advance(owner, satellite, points["ts"].max().to_pydatetime())
+        if not detect:
+            written = self._store_points(
+                report, satellite, points, source, specs or {}, owner, queued=queue is not None
+            )
+            if queue is not None:
+                queue += written
+        else:
+            with self._lock:
+                written = self._store_points(report, satellite, points, source, specs or {}, owner)
+                for item in written:
+                    new, updated = self.detect_pending(item.channel_id, limit=None)
+                    report.anomalies_new += new
+                    report.anomalies_updated += updated
+                if self.incidents is not None:
+                    self.incidents.advance(owner, satellite, points["ts"].max().to_pydatetime())
         logger.info(
             "ingested %s from %s: %d received, %d new, %d corrected, %d anomalies new, %d updated",
             satellite,
@@ -169,14 +206,16 @@ class Pipeline:
         source: str,
         specs: dict[str, ChannelSpec],
         tenant: str,
-    ) -> list[tuple[int, pd.DataFrame, list[datetime]]]:
+        *,
+        queued: bool = False,
+    ) -> list[StoredChannel]:
         """Write every channel's points and checkpoint in one transaction.
 
-        Returns, per channel, its id, the points that are news (not stored before with
-        the same value) and the timestamps whose stored value was corrected.
+        New or corrected points at or before what detection has already read are marked
+        for a re-check in the same transaction; with `queued`, so is the newest point.
         """
         stored = []
-        with Session(self.engine) as session:
+        with self._store_lock, Session(self.engine) as session:
             satellite = repository.get_or_create_satellite(session, satellite_name, tenant)
             for channel_name, group in points.groupby("channel", sort=True):
                 name = str(channel_name)
@@ -196,97 +235,123 @@ class Pipeline:
                 report.unchanged += written.unchanged
                 # points stored before with the same value (an overlapping re-read) are not news
                 fresh = group[~written.unchanged_mask] if written.unchanged else group
-                stored.append((channel.id, fresh, written.corrected_ts))
+                self._mark_late(session, channel.id, fresh["ts"], written.corrected_ts)
+                if queued:
+                    repository.save_checkpoint(session, QUEUED_SOURCE, str(channel.id), last_ts)
+                stored.append(StoredChannel(channel.id, tenant, satellite_name, last_ts))
             session.commit()
         return stored
 
-    def _detect_channel(
-        self,
-        report: IngestReport,
-        channel_id: int,
-        fresh: pd.DataFrame,
-        corrected_ts: list[datetime],
+    def _mark_late(
+        self, session: Session, channel_id: int, fresh: pd.Series, corrected: list[datetime]
     ) -> None:
-        """Detect on a channel's new points (and re-check corrected ones); store anomalies."""
-        detected, until = self._detect_new(channel_id, fresh)
-        if corrected_ts:
-            detected += self.detect_range(channel_id, min(corrected_ts), max(corrected_ts))
-        new, updated = self.store_detected(channel_id, detected, detected_until=until)
-        report.anomalies_new += new
-        report.anomalies_updated += updated
+        """Mark for a re-check the news at or before what detection has already read."""
+        seen = self._seen.get(channel_id)
+        if seen is None and channel_id not in self._detectors:
+            seen = repository.get_checkpoint(session, DETECTED_SOURCE, str(channel_id))
+        if seen is None:
+            return
+        late = [ts.to_pydatetime() for ts in fresh[fresh <= pd.Timestamp(seen)]]
+        late += [ts for ts in corrected if ts <= seen]
+        if late:
+            logger.info(
+                "%d late or corrected points on channel %d are re-checked", len(late), channel_id
+            )
+            mark_recheck(session, channel_id, min(late), max(late))
 
     def channel_config(self, channel_id: int) -> DetectorConfig:
         """The channel's trained model's settings, or the defaults while it has none."""
         trained = self.config_for(channel_id) if self.config_for is not None else None
         return trained or self.config
 
-    def _load_detector(self, channel_id: int) -> tuple[ChannelDetector, pd.DataFrame]:
-        """A detector warmed up to the channel's detection checkpoint, and the points after it.
+    def _load_detector(self, channel_id: int) -> ChannelDetector:
+        """A detector warmed up to the channel's detection checkpoint.
 
         The points after the checkpoint were committed but their anomalies were not (a
-        crash between the two transactions, or a new process): they are detected again.
+        crash between the two transactions, a new process, or queued points): the next
+        detection step reads and detects them.
         """
         config = self.channel_config(channel_id)
         detector = ChannelDetector(config, false_positives=self.false_positive_shapes(channel_id))
         with Session(self.engine) as session:
             done = repository.get_checkpoint(session, DETECTED_SOURCE, str(channel_id))
-            pending = queries.channel_points(
-                session, channel_id, start=done, limit=MAX_RECHECK_POINTS, latest=True
+            history = (
+                queries.channel_points(
+                    session, channel_id, end=done, limit=config.window, latest=True
+                )
+                if done is not None
+                else None
             )
-            if done is not None:
-                pending = pending[pending["ts"] > pd.Timestamp(done)]
-            warm_end = pending["ts"].iloc[0].to_pydatetime() if len(pending) else done
-            history = queries.channel_points(
-                session, channel_id, end=warm_end, limit=config.window, latest=True
-            )
-        if len(pending):
-            history = history[history["ts"] < pending["ts"].iloc[0]]
-            logger.info(
-                "channel %d: %d stored points after the detection checkpoint %s are detected",
-                channel_id,
-                len(pending),
-                done,
-            )
-        if len(history):
+        if history is not None and len(history):
             detector.warm(_ns(history["ts"]), history["value"].to_numpy(float))
         self._detectors[channel_id] = detector
-        return detector, pending
-
-    def _detect_new(
-        self, channel_id: int, fresh: pd.DataFrame
-    ) -> tuple[list[DetectedAnomaly], datetime | None]:
-        """Feed new points to the channel's detector, re-check late ones in their window.
-
-        Returns the anomalies and the newest timestamp the detector has now seen, which
-        becomes the detection checkpoint committed with them.
-        """
-        detector = self._detectors.get(channel_id)
-        if detector is None:
-            detector, pending = self._load_detector(channel_id)
-            # every stored point after the checkpoint, fresh ones included, in time order
-            pending_ns = _ns(pending["ts"])
-            detected = detector.update(pending_ns, pending["value"].to_numpy(float))
-            fresh = fresh[~fresh["ts"].isin(pending["ts"])]
+        if done is not None:
+            self._seen[channel_id] = done
         else:
-            detector.set_false_positives(self.false_positive_shapes(channel_id))
-            detected = []
-        if fresh.empty:
-            return detected, _from_ns(detector.last_timestamp_ns)
+            self._seen.pop(channel_id, None)
+        return detector
 
-        ts_ns = _ns(fresh["ts"])
-        last_seen = detector.last_timestamp_ns
-        late = ts_ns <= last_seen if last_seen is not None else np.zeros(len(ts_ns), bool)
-        detected += detector.update(ts_ns[~late], fresh["value"].to_numpy(float)[~late])
-        if late.any():
-            late_ts = fresh["ts"][late]
-            logger.info("%d late points on channel %d are re-checked", int(late.sum()), channel_id)
-            detected += self.detect_range(
-                channel_id,
-                late_ts.min().to_pydatetime(),
-                late_ts.max().to_pydatetime(),
-                RECHECK_MARGIN_POINTS,
+    def detect_pending(self, channel_id: int, limit: int | None = DETECT_CHUNK) -> tuple[int, int]:
+        """Detect the channel's stored points not detected yet, and its pending re-checks.
+
+        Reads the points after the newest one detection has seen, in time order (at most
+        `limit` per step; None: all), feeds them to the channel's streaming detector,
+        re-checks late or corrected points in their window, and commits the anomalies with
+        the detection checkpoint. Returns the (new, updated) anomaly counts.
+        """
+        with self._lock:
+            detector = self._detectors.get(channel_id)
+            if detector is None:
+                detector = self._load_detector(channel_id)
+            else:
+                detector.set_false_positives(self.false_positive_shapes(channel_id))
+            pending, recheck = self._read_pending(channel_id, limit)
+            if len(pending):
+                logger.debug("channel %d: %d stored points detected", channel_id, len(pending))
+            detected = detector.update(_ns(pending["ts"]), pending["value"].to_numpy(float))
+            if recheck is not None:
+                detected += self.detect_range(
+                    channel_id, recheck.first, recheck.last, RECHECK_MARGIN_POINTS
+                )
+            counts = self.store_detected(
+                channel_id, detected, detected_until=_from_ns(detector.last_timestamp_ns)
             )
-        return detected, _from_ns(detector.last_timestamp_ns)
+            if recheck is not None:
+                clear_recheck(self.engine, channel_id, recheck)
+            return counts
+
+    def has_pending(self, channel_id: int) -> bool:
+        """Whether stored points of the channel after what detection has read remain."""
+        with self._store_lock, Session(self.engine) as session:
+            seen = self._seen.get(channel_id)
+            if seen is None and channel_id not in self._detectors:
+                seen = repository.get_checkpoint(session, DETECTED_SOURCE, str(channel_id))
+            newer = queries.channel_points(session, channel_id, start=seen, limit=2)
+            if seen is not None:
+                newer = newer[newer["ts"] > pd.Timestamp(seen)]
+            return len(newer) > 0 or read_recheck(session, channel_id) is not None
+
+    def _read_pending(
+        self, channel_id: int, limit: int | None
+    ) -> tuple[pd.DataFrame, Recheck | None]:
+        """The stored points after what detection has seen, and the pending re-check.
+
+        Read under the store lock, so a point stored meanwhile is either read here or
+        marked late for a re-check by its store (see `_mark_late`).
+        """
+        with self._store_lock, Session(self.engine) as session:
+            seen = self._seen.get(channel_id)
+            pending = queries.channel_points(
+                session, channel_id, start=seen, limit=None if limit is None else limit + 1
+            )
+            if seen is not None:
+                pending = pending[pending["ts"] > pd.Timestamp(seen)]
+            if limit is not None:
+                pending = pending.iloc[:limit]
+            recheck = read_recheck(session, channel_id)
+            if len(pending):
+                self._seen[channel_id] = pending["ts"].iloc[-1].to_pydatetime()
+        return pending, recheck
 
     def detect_range(
         self, channel_id: int, first: datetime, last: datetime, margin_points: int = 0
@@ -373,6 +438,7 @@ class Pipeline:
         with self._lock:
             for channel_id in channel_ids:
                 self._detectors.pop(channel_id, None)
+                self._seen.pop(channel_id, None)
 
 
 def channel_by_name(session: Session, satellite: str, channel: str) -> Channel | None:

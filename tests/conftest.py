@@ -20,6 +20,9 @@ from tests.auth_helpers import ADMIN_KEY  # noqa: F401  (sets IMON_ADMIN_KEY fir
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# pushes detected inside the request, so tests see anomalies right after a push; the
+# background stage is tested with IMON_PUSH_DETECTION=background set explicitly
+os.environ.setdefault("IMON_PUSH_DETECTION", "inline")
 enable_compile_cache()
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -1,7 +1,9 @@
 """KairosDB-compatible push and query, so KairosDB clients work unchanged.
 
 `POST /api/v1/datapoints` answers 204 when every point is stored and 400 with
-`{"errors": [...]}` when some are bad (the good ones are still stored);
+`{"errors": [...]}` when some are bad (the good ones are still stored); the points are
+detected by the background stage after the answer, or before it with `?wait=true` or
+IMON_PUSH_DETECTION=inline;
 `POST /api/v1/datapoints/query` answers KairosDB's `queries[].results[]` shape;
 `GET /api/v1/metricnames` lists the metric names of the stored channels.
 """
@@ -9,9 +11,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
@@ -21,6 +23,7 @@ from app.runtime import Services
 from ingestion.errors import PushError, PushTooLargeError
 from ingestion.kairos_push import decode_body, parse_push, store_push
 from ingestion.kairos_query import DatapointsQuery, metric_names, parse_query, run_query
+from ingestion.pipeline import StoredChannel
 from store.tenancy import scope_session
 
 router = APIRouter(tags=["kairosdb"])
@@ -57,7 +60,12 @@ async def _payload(request: Request, services: Services) -> Any:
     response_class=Response,
     openapi_extra={"x-scope": "ingest"},
 )
-async def push_datapoints(request: Request, services: ServicesDep, tenant: TenantDep) -> Response:
+async def push_datapoints(
+    request: Request,
+    services: ServicesDep,
+    tenant: TenantDep,
+    wait: Annotated[bool, Query(description="Detect the points before answering.")] = False,
+) -> Response:
     """Store KairosDB datapoints (JSON, optionally gzip); bad points are named in `errors`."""
     settings = services.settings
     try:
@@ -68,7 +76,13 @@ async def push_datapoints(request: Request, services: ServicesDep, tenant: Tenan
         )
     except PushError as error:
         return _error(error)
-    result = await run_in_threadpool(store_push, services.pipeline, parsed, tenant=tenant)
+    stage = services.detection
+    queue: list[StoredChannel] | None = [] if stage is not None and not wait else None
+    result = await run_in_threadpool(
+        store_push, services.pipeline, parsed, tenant=tenant, queue=queue
+    )
+    if stage is not None and queue:
+        stage.enqueue(queue)
     if result.errors:
         body = {"errors": result.errors, "stored": result.accepted, "rejected": result.rejected}
         return JSONResponse(body, status_code=400)
