@@ -58,6 +58,7 @@ def model_info(run: Run, reading: Reading, state: dict[str, Any]) -> str:
                 else ""
             )
         )
+        lines.append(_reference_line(result["reference"]))
         if result["limits"]:
             lim = result["limits"]
             lines.append(
@@ -65,6 +66,27 @@ def model_info(run: Run, reading: Reading, state: dict[str, Any]) -> str:
                 f"{compose.number(lim['high'])}{unit}."
             )
     return "\n".join(lines)
+
+
+def _reference_line(reference: dict[str, Any] | None) -> str:
+    """What the channel's new data is compared with: its reference, or the recent window."""
+    if not reference:
+        return (
+            "Reference: none; new data is judged against the channel's recent window only. "
+            "Train it on a normal period (`imon train --reference-start ... --reference-end "
+            "...`) to give it one."
+        )
+    origin = (
+        "a period an operator vouched for as normal"
+        if reference["vouched"]
+        else "its training history (not vouched for as normal)"
+    )
+    excluded = len(reference.get("excluded") or [])
+    left_out = f", leaving out {excluded} stretches covered by anomalies" if excluded else ""
+    return (
+        f"Reference: {reference['points']} points from {reference['start']} to "
+        f"{reference['end']}, {origin}{left_out}; each new window is compared with it."
+    )
 
 
 def forecast_crossing(run: Run, reading: Reading, state: dict[str, Any]) -> str:

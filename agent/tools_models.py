@@ -38,8 +38,10 @@ def channel_model(
     """The model a channel is detected with: the active trained version, or the defaults.
 
     Returns ``{satellite, channel, channel_id, trained, version, created_at,
-    training_start, training_end, params, quality, limits, versions: [{version,
+    training_start, training_end, reference, params, quality, limits, versions: [{version,
     created_at, active}], defaults}``; dates ISO 8601 UTC with Z, null when untrained.
+    ``reference`` is the known-normal history new data is compared with: ``{start, end,
+    points, vouched, excluded: [[start, end]]}``, null without one.
     """
     with Session(ctx.engine) as session:
         entry = one_channel(catalog.catalog(session, ctx.tenant), channel, satellite, channel_id)
@@ -59,6 +61,7 @@ def channel_model(
             "created_at": active.created_at if active else None,
             "training_start": active.training_start if active else None,
             "training_end": active.training_end if active else None,
+            "reference": channel_models.reference_of(active),
             "params": active.params if active else None,
             "quality": active.quality if active else None,
             "limits": limits,

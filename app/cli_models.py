@@ -19,20 +19,39 @@ limits_cli = typer.Typer(help="Operating limits of channels.")
 console = Console()
 
 
+_REF_HELP = "a period you vouch for as normal, ISO 8601 with a timezone"
+
+
 def train(
     satellite: Annotated[str | None, typer.Option(help="Only this satellite.")] = None,
     channel: Annotated[str | None, typer.Option(help="Only channels of this name.")] = None,
+    reference_start: Annotated[
+        str | None, typer.Option(help=f"Train on {_REF_HELP} (its start); it is the reference.")
+    ] = None,
+    reference_end: Annotated[str | None, typer.Option(help=f"End of {_REF_HELP}.")] = None,
 ) -> None:
     """Learn each channel's model from its stored history; store it as the active version.
 
-    Asks the running service (POST /models/train) when one answers at IMON_URL, so its
-    worker detects with the new models at once; trains on the store directly otherwise.
+    With --reference-start/--reference-end the model is trained on that period only, and
+    the period (without stretches covered by anomalies) becomes the channel's reference:
+    new data is compared with it. Asks the running service (POST /models/train) when one
+    answers at IMON_URL, so its worker detects with the new models at once; trains on the
+    store directly otherwise.
     """
+    from ingestion.training import check_normal_range
+
+    try:
+        normal = check_normal_range(
+            _when("reference_start", reference_start), _when("reference_end", reference_end)
+        )
+    except ValueError as error:
+        err_console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
     settings = cli_settings()
     try:
-        rows = _train_remotely(settings, satellite, channel)
+        rows = _train_remotely(settings, satellite, channel, normal)
     except httpx.ConnectError:
-        rows = _train_locally(satellite, channel)
+        rows = _train_locally(satellite, channel, normal)
     table = Table("satellite", "channel", "version", "period", "m", "window", "coverage", "note")
     for r in rows:
         p, q = r.get("params") or {}, r.get("quality") or {}
@@ -48,17 +67,47 @@ def train(
             r.get("error") or "",
         )
     console.print(table)
+    for r in rows:
+        reference = (r.get("params") or {}).get("reference")
+        if isinstance(reference, dict):
+            console.print(f"{r['satellite']}/{r['channel']}: {_reference_text(reference)}")
     if not rows:
         err_console.print("no channel matched")
         raise typer.Exit(1)
 
 
+def _when(name: str, text: str | None) -> datetime | None:
+    """`text` as a datetime; ValueError naming the option when it is not ISO 8601."""
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"{name}={text!r} is not an ISO 8601 time; write e.g. 2026-03-01T00:00:00Z"
+        ) from None
+
+
+def _reference_text(reference: dict[str, Any]) -> str:
+    """One line on a trained reference: size, range, whether it was vouched for."""
+    vouched = "vouched for as normal" if reference.get("vouched") else "not vouched for"
+    return (
+        f"reference of {reference.get('points')} points, {reference.get('start')} to "
+        f"{reference.get('end')} ({vouched})"
+    )
+
+
 def _train_remotely(
-    settings: Settings, satellite: str | None, channel: str | None
+    settings: Settings,
+    satellite: str | None,
+    channel: str | None,
+    normal: tuple[datetime, datetime] | None = None,
 ) -> list[dict[str, Any]]:
     from app.auth import client_headers
 
     params = {k: v for k, v in (("satellite", satellite), ("channel", channel)) if v}
+    if normal is not None:
+        params["reference_start"], params["reference_end"] = (t.isoformat() for t in normal)
     response = httpx.post(
         f"{settings.url}/models/train",
         params=params,
@@ -73,7 +122,9 @@ def _train_remotely(
     return rows
 
 
-def _train_locally(satellite: str | None, channel: str | None) -> list[dict[str, Any]]:
+def _train_locally(
+    satellite: str | None, channel: str | None, normal: tuple[datetime, datetime] | None = None
+) -> list[dict[str, Any]]:
     from ingestion.training import TrainingBusyError, train_channels
 
     services = open_services()
@@ -84,6 +135,7 @@ def _train_locally(satellite: str | None, channel: str | None) -> list[dict[str,
             satellite=satellite,
             channel=channel,
             keep=services.settings.model_versions_kept,
+            normal_range=normal,
         )
     except TrainingBusyError as error:
         err_console.print(f"[red]error:[/red] {error}")

@@ -20,7 +20,7 @@ from ingestion.kairosdb import kairosdb_source
 from ingestion.pipeline import Pipeline
 from ingestion.retention import purge_points
 from ingestion.sources import load_sources_file, resolve_sources_file
-from ingestion.training import ScheduledTraining, model_configs
+from ingestion.training import ScheduledTraining, model_configs, model_references
 from ingestion.worker import PeriodicJob, Worker, simulator_source
 from store.db import database_url, make_engine, migrate
 from store.lock import WriterLock
@@ -95,6 +95,7 @@ def build_services(settings: Settings, *, with_worker: bool = False) -> Services
             base_config,
             index_anomalies=_indexer(index, engine),
             config_for=model_configs(engine, base_config),
+            reference_for=model_references(engine),
         )
     except Exception:
         lock.release()

@@ -121,11 +121,14 @@ class Pipeline:
         index_anomalies: Callable[[list[AnomalyView]], Any] | None = None,
         tenant: str = "default",
         config_for: Callable[[int], DetectorConfig | None] | None = None,
+        reference_for: Callable[[int], np.ndarray | None] | None = None,
     ) -> None:
         self.engine = engine
         self.config = detector_config or DetectorConfig()
         #: the DetectorConfig of a channel's trained model, None while it has none
         self.config_for = config_for
+        #: the reference values (known-normal history) of a channel's trained model, or None
+        self.reference_for = reference_for
         self.index_anomalies = index_anomalies
         self.tenant = tenant
         #: groups stored anomalies into incidents (and queues messages), when set
@@ -264,6 +267,10 @@ class Pipeline:
         trained = self.config_for(channel_id) if self.config_for is not None else None
         return trained or self.config
 
+    def channel_reference(self, channel_id: int) -> np.ndarray | None:
+        """The channel's trained model's reference values, or None while it has none."""
+        return self.reference_for(channel_id) if self.reference_for is not None else None
+
     def _load_detector(self, channel_id: int) -> ChannelDetector:
         """A detector warmed up to the channel's detection checkpoint.
 
@@ -273,6 +280,9 @@ class Pipeline:
         """
         config = self.channel_config(channel_id)
         detector = ChannelDetector(config, false_positives=self.false_positive_shapes(channel_id))
+        reference = self.channel_reference(channel_id)
+        if reference is not None:
+            detector.set_reference(reference)
         with Session(self.engine) as session:
             done = repository.get_checkpoint(session, DETECTED_SOURCE, str(channel_id))
             history = (
@@ -379,6 +389,7 @@ class Pipeline:
                 config,
                 history=(_ns(history["ts"]), history["value"].to_numpy(float)),
                 false_positives=self.false_positive_shapes(channel_id),
+                reference=self.channel_reference(channel_id),
             )
         )
 

@@ -8,13 +8,20 @@ processes, e.g. ``imon train`` and a Dagster run); a second request is refused w
 `TrainingBusyError`. `ScheduledTraining` retrains the channels whose model is older
 than an interval, or missing, and tells the pipeline to rebuild their detectors.
 ``model_configs`` gives the pipeline the ``DetectorConfig`` of a channel's active model.
+
+Every model records its *reference* (``params["reference"]``, see
+``store.channel_models``): the training range, or the normal range an operator vouched
+for, without the stretches covered by stored anomalies not marked ``false_positive``,
+and at most the newest ``reference_points`` points the detector keeps.
+``model_references`` reads those points back for the pipeline, which hands them to the
+channel's detector (``ChannelDetector.set_reference``).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from filelock import FileLock, Timeout
+from numpy.typing import NDArray
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -38,6 +46,8 @@ logger = logging.getLogger(__name__)
 TRAINING_LOCK = "training.lock"
 #: Newest points of a channel a model is trained on, points.
 MAX_TRAINING_POINTS = 50_000
+#: Most points of a reference, the most the detector keeps (``reference_points``), points.
+MAX_REFERENCE_POINTS = DetectorConfig().reference_points
 #: Held while a training run is in progress in this process.
 _RUNNING = threading.Lock()
 
@@ -94,15 +104,48 @@ def train_channels(
     tenant: str | None = None,
     stale_before: datetime | None = None,
     keep: int = 5,
+    normal_range: tuple[datetime, datetime] | None = None,
 ) -> list[TrainResult]:
     """Train every matching channel; raise `TrainingBusyError` if a run is in progress.
 
     `tenant` limits the run to that tenant's channels; `stale_before` to channels
-    without a model or whose active model was trained before that time.
+    without a model or whose active model was trained before that time. `normal_range`
+    (start, end), checked by :func:`check_normal_range`, trains on that range only and
+    records it as the reference an operator vouched for as normal; without it, the
+    newest stored history is the (unvouched) reference.
     """
+    if normal_range is not None:
+        normal_range = check_normal_range(*normal_range)
     with training_lock(lock_dir):
         views = _selected(engine, satellite, channel, channel_id, tenant, stale_before)
-        return [_train_one(engine, v, keep) for v in views]
+        return [_train_one(engine, v, keep, normal_range) for v in views]
+
+
+def check_normal_range(
+    start: datetime | None, end: datetime | None
+) -> tuple[datetime, datetime] | None:
+    """The operator's normal range as (start, end) in UTC, None when neither is given.
+
+    Raises ValueError naming ``reference_start`` or ``reference_end`` when only one is
+    given, one has no timezone, or the start is not before the end.
+    """
+    if start is None and end is None:
+        return None
+    if start is None or end is None:
+        missing = "reference_start" if start is None else "reference_end"
+        raise ValueError(f"{missing} is missing: give both ends of the normal range")
+    for name, value in (("reference_start", start), ("reference_end", end)):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(
+                f"{name}={value.isoformat()} has no timezone; add Z or an offset such as +00:00"
+            )
+    if start >= end:
+        raise ValueError(
+            f"reference_start={start.isoformat()} is not before "
+            f"reference_end={end.isoformat()}; swap them"
+        )
+    utc = pd.Timestamp(start).tz_convert("UTC"), pd.Timestamp(end).tz_convert("UTC")
+    return utc[0].to_pydatetime(), utc[1].to_pydatetime()
 
 
 def _selected(
@@ -170,9 +213,24 @@ class ScheduledTraining:
         return results
 
 
-def _train_one(engine: Engine, view: queries.ChannelView, keep: int) -> TrainResult:
+def _train_one(
+    engine: Engine,
+    view: queries.ChannelView,
+    keep: int,
+    normal_range: tuple[datetime, datetime] | None,
+) -> TrainResult:
+    start, end = normal_range or (None, None)
     with Session(engine) as session:
-        frame = queries.channel_points(session, view.id, limit=MAX_TRAINING_POINTS, latest=True)
+        frame = queries.channel_points(
+            session, view.id, start=start, end=end, limit=MAX_TRAINING_POINTS, latest=True
+        )
+    if normal_range is not None and frame.empty:
+        error = (
+            f"no stored points between reference_start={_iso(normal_range[0])} and "
+            f"reference_end={_iso(normal_range[1])}"
+        )
+        logger.info("channel %s/%s not trained: %s", view.satellite, view.name, error)
+        return TrainResult(view.id, view.satellite, view.name, None, None, None, error)
     ts = frame["ts"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]")
     try:
         learned = learn_profile(ts.view("int64"), frame["value"].to_numpy(float))
@@ -186,6 +244,9 @@ def _train_one(engine: Engine, view: queries.ChannelView, keep: int) -> TrainRes
     )
     params, quality = _plain(learned["params"]), _plain(learned["quality"])
     with Session(engine) as session:
+        params[channel_models.REFERENCE_KEY] = _reference(
+            session, view.id, frame["ts"], vouched=normal_range is not None
+        )
         record = channel_models.add_version(session, view.id, params, quality, span, keep)
         version = record.version
         session.commit()
@@ -198,6 +259,44 @@ def _train_one(engine: Engine, view: queries.ChannelView, keep: int) -> TrainRes
         params["m"],
     )
     return TrainResult(view.id, view.satellite, view.name, version, params, quality)
+
+
+def _iso(value: datetime | pd.Timestamp) -> str:
+    """ISO 8601 in UTC with Z."""
+    return pd.Timestamp(value).tz_convert("UTC").isoformat().replace("+00:00", "Z")
+
+
+def _outside(
+    stamps: pd.Series, stretches: Sequence[tuple[datetime, datetime]]
+) -> NDArray[np.bool_]:
+    """Which of `stamps` lie outside every (start, end) stretch, ends included."""
+    keep = np.ones(len(stamps), dtype=bool)
+    for first, last in stretches:
+        keep &= ~((stamps >= pd.Timestamp(first)) & (stamps <= pd.Timestamp(last))).to_numpy()
+    return keep
+
+
+def _reference(
+    session: Session, channel_id: int, stamps: pd.Series, *, vouched: bool
+) -> dict[str, Any] | None:
+    """The reference record of a model trained on points at `stamps` (UTC, in order)."""
+    if stamps.empty:
+        return None
+    first, last = stamps.iloc[0].to_pydatetime(), stamps.iloc[-1].to_pydatetime()
+    stretches = channel_models.anomalous_stretches(session, channel_id, first, last)
+    kept = stamps[_outside(stamps, stretches)].iloc[-MAX_REFERENCE_POINTS:]
+    if kept.empty:
+        logger.info(
+            "channel %d: anomalies cover its whole training range; no reference", channel_id
+        )
+        return None
+    return {
+        "start": _iso(kept.iloc[0]),
+        "end": _iso(kept.iloc[-1]),
+        "vouched": vouched,
+        "points": len(kept),
+        "excluded": [[_iso(a), _iso(b)] for a, b in stretches if pd.Timestamp(b) >= kept.iloc[0]],
+    }
 
 
 def _plain(value: Any) -> Any:
@@ -233,3 +332,43 @@ def model_configs(engine: Engine, base: DetectorConfig) -> Callable[[int], Detec
             return None
 
     return config_for
+
+
+def model_references(engine: Engine) -> Callable[[int], NDArray[np.float64] | None]:
+    """``reference_for(channel_id)``: the active model's reference values, None without one.
+
+    The points of the recorded reference range are read from the store, without its
+    excluded stretches; points purged since training (retention) are missing from it.
+    """
+
+    def reference_for(channel_id: int) -> NDArray[np.float64] | None:
+        with Session(engine) as session:
+            model = channel_models.active_model(session, channel_id)
+            record = channel_models.reference_of(model)
+            if record is None:
+                return None
+            try:
+                start, end = pd.Timestamp(record["start"]), pd.Timestamp(record["end"])
+                excluded = [(pd.Timestamp(a), pd.Timestamp(b)) for a, b in record["excluded"]]
+                wanted = int(record["points"])
+            except (KeyError, TypeError, ValueError) as error:
+                logger.warning(
+                    "reference of channel %d's model is unusable (%s); none used",
+                    channel_id,
+                    error,
+                )
+                return None
+            frame = queries.channel_points(
+                session, channel_id, start=start.to_pydatetime(), end=end.to_pydatetime()
+            )
+        values = frame["value"].to_numpy(float)[_outside(frame["ts"], excluded)][-wanted:]
+        if values.size < wanted:
+            logger.info(
+                "channel %d: %d of the %d reference points are still stored",
+                channel_id,
+                values.size,
+                wanted,
+            )
+        return values if values.size else None
+
+    return reference_for

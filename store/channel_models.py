@@ -3,6 +3,12 @@
 A ``ChannelModel`` row is one training run's result for one channel: the learned
 parameters, the training range and quality figures, as JSON. At most one version of a
 channel is ``active``; older versions are pruned to a configured number.
+
+``params["reference"]`` (see ``ingestion.training``) records the channel's reference:
+the stretch of known-normal history its detectors compare new data with (``start``,
+``end``, ISO 8601 UTC), whether an operator vouched for it as normal (``vouched``), the
+stretches left out because stored anomalies cover them (``excluded``) and its size
+(``points``). The points themselves are read from the store when a detector is built.
 """
 
 from __future__ import annotations
@@ -14,9 +20,12 @@ from typing import Any
 from sqlalchemy import JSON, Column, UniqueConstraint, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from store.models import Anomaly
 from store.types import UTCDateTime, utc_now
 
 LIMIT_SOURCES = ("configured", "imported", "learned")
+#: Key of the reference record in a model's params.
+REFERENCE_KEY = "reference"
 
 
 class ChannelModel(SQLModel, table=True):
@@ -141,3 +150,31 @@ def active_models(session: Session, channel_ids: Sequence[int]) -> dict[int, Cha
         )
     ).all()
     return {row.channel_id: row for row in rows}
+
+
+def anomalous_stretches(
+    session: Session, channel_id: int, start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """(start, end) of the channel's stored anomalies overlapping [start, end], oldest first.
+
+    Anomalies an operator marked ``false_positive`` are not anomalous and are left out.
+    """
+    rows = session.exec(
+        select(Anomaly)
+        .where(
+            col(Anomaly.channel_id) == channel_id,
+            col(Anomaly.status) != "false_positive",
+            col(Anomaly.start) <= end,
+            col(Anomaly.end) >= start,
+        )
+        .order_by(col(Anomaly.start))
+    ).all()
+    return [(row.start, row.end) for row in rows]
+
+
+def reference_of(model: ChannelModel | None) -> dict[str, Any] | None:
+    """The reference record of a model (see the module docstring), None without one."""
+    if model is None:
+        return None
+    record = model.params.get(REFERENCE_KEY)
+    return dict(record) if isinstance(record, dict) and record.get("points") else None

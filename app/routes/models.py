@@ -3,6 +3,7 @@ POST /channels/{id}/model/train) and reports (GET /reports/{satellite})."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
@@ -14,10 +15,17 @@ from agent.tools_models import channel_model
 from app.deps import ServicesDep, TenantDep
 from app.reports import ReportError, build_report, to_pdf
 from app.runtime import Services
-from ingestion.training import TrainingBusyError, TrainResult, train_channels
+from ingestion.training import TrainingBusyError, TrainResult, check_normal_range, train_channels
 from store.errors import NotFoundError
 
 router = APIRouter(tags=["models"])
+
+_START = Query(
+    None,
+    description="Start of a period the operator vouches for as normal (ISO 8601 with a "
+    "timezone): the model is trained on it and it becomes the channel's reference.",
+)
+_END = Query(None, description="End of that normal period (ISO 8601 with a timezone).")
 
 
 @router.get("/channels/{channel_id}/model")
@@ -60,20 +68,43 @@ async def train_models(
     tenant: TenantDep,
     satellite: str | None = Query(None, description="Only this satellite."),
     channel: str | None = Query(None, description="Only channels of this name."),
+    reference_start: datetime | None = _START,
+    reference_end: datetime | None = _END,
 ) -> dict[str, Any]:
-    """Train the tenant's matching channels now (admin); 409 while a run is in progress."""
-    return await _train(services, tenant, satellite=satellite, channel=channel)
+    """Train the tenant's matching channels now (admin); 409 while a run is in progress.
+
+    With ``reference_start`` and ``reference_end``, on that normal period only (it
+    becomes the channels' reference, vouched for); 422 for a bad range.
+    """
+    normal = _normal_range(reference_start, reference_end)
+    return await _train(
+        services, tenant, satellite=satellite, channel=channel, normal_range=normal
+    )
 
 
 @router.post("/channels/{channel_id}/model/train", openapi_extra={"x-scope": "admin"})
 async def train_channel_model(
-    channel_id: int, services: ServicesDep, tenant: TenantDep
+    channel_id: int,
+    services: ServicesDep,
+    tenant: TenantDep,
+    reference_start: datetime | None = _START,
+    reference_end: datetime | None = _END,
 ) -> dict[str, Any]:
     """Train one channel now (admin); 404 for an unknown channel, 409 while a run is on."""
-    answer = await _train(services, tenant, channel_id=channel_id)
+    normal = _normal_range(reference_start, reference_end)
+    answer = await _train(services, tenant, channel_id=channel_id, normal_range=normal)
     if not answer["results"]:
         raise HTTPException(404, f"channel {channel_id} does not exist")
     return answer
+
+
+def _normal_range(
+    start: datetime | None, end: datetime | None
+) -> tuple[datetime, datetime] | None:
+    try:
+        return check_normal_range(start, end)
+    except ValueError as error:
+        raise HTTPException(422, str(error)) from None
 
 
 async def _train(services: Services, tenant: str, **selection: Any) -> dict[str, Any]:
