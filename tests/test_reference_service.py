@@ -243,3 +243,38 @@ def test_imon_train_takes_the_normal_range(
     assert reference is not None and reference["points"] == 300 and reference["vouched"]
     assert "reference of 300 points" in good.output and "(vouched for as normal)" in good.output
     engine.dispose()
+
+
+def test_train_endpoint_takes_the_normal_range_and_refuses_a_bad_one(client: TestClient) -> None:
+    services: Any = client.app.state.services  # type: ignore[attr-defined]
+    services.pipeline.ingest("SAT", _sine(600), detect=False)
+
+    half = client.post("/models/train", params={"reference_end": "2026-01-05T01:00:00Z"})
+    naive = client.post(
+        "/models/train",
+        params={"reference_start": "2026-01-05T00:00:00", "reference_end": "2026-01-05T01:00:00"},
+    )
+    empty = client.post(
+        "/models/train",
+        params={
+            "reference_start": "2025-01-01T00:00:00Z",
+            "reference_end": "2025-01-02T00:00:00Z",
+        },
+    )
+    good = client.post(
+        "/models/train",
+        params={
+            "satellite": "SAT",
+            "reference_start": "2026-01-05T01:00:00Z",
+            "reference_end": "2026-01-05T05:59:00Z",
+        },
+    )
+
+    assert half.status_code == 422 and "reference_start is missing" in half.json()["detail"]
+    assert naive.status_code == 422 and "has no timezone" in naive.json()["detail"]
+    assert empty.status_code == 200 and empty.json()["trained"] == 0
+    assert "no stored points between" in empty.json()["results"][0]["error"]
+    assert good.status_code == 200, good.text
+    reference = good.json()["results"][0]["params"]["reference"]
+    assert reference["vouched"] is True and reference["points"] == 300
+    assert reference["start"] == "2026-01-05T01:00:00Z"
