@@ -20,6 +20,11 @@ KNOWLEDGE_COLLECTION = "knowledge"
 EMBED_BATCH = 64
 #: anomalies embedded and written to Chroma per call (Chroma refuses batches over ~5,000)
 UPSERT_BATCH = 1_000
+#: a tenant-scoped search first asks Chroma, unfiltered, for this many times the hits it
+#: needs (then this many again, wider) and keeps the tenant's; Chroma's metadata filter
+#: (``where``) is the fallback when those do not hold enough of the tenant's entries,
+#: since a filtered query is about 50x slower than an unfiltered one at 30k entries
+OVERFETCH_FACTORS = (4, 40)
 
 
 def iso_z(value: Any) -> str:
@@ -133,6 +138,38 @@ def _collection(client: Any, name: str) -> Any:
     )
 
 
+def _scoped_query(
+    collection: Any, embedding: list[float], wanted: int, tenant: str, keep: Any = None
+) -> list[tuple[str, str, float, dict[str, Any]]]:
+    """The `wanted` nearest entries of `tenant` (metadata ``tenant``), nearest first.
+
+    Asks for the nearest entries of every tenant, over-fetching, and keeps the tenant's
+    (and those `keep` accepts, when given); only when fewer than `wanted` remain and the
+    collection holds more than was fetched does it run Chroma's filtered query. Either
+    way every hit is checked to be the tenant's, so no other tenant's entry is returned.
+    """
+    total = int(collection.count())
+    if total == 0 or wanted <= 0:
+        return []
+
+    def accepted(rows: list[tuple[str, str, float, dict[str, Any]]]) -> list[Any]:
+        mine = [row for row in rows if row[3].get("tenant") == tenant]
+        return [row for row in mine if keep is None or keep(row)]
+
+    for factor in OVERFETCH_FACTORS:
+        fetch = min(total, wanted * factor)
+        rows = accepted(_rows(collection.query(query_embeddings=[embedding], n_results=fetch)))
+        if len(rows) >= wanted or fetch >= total:
+            return rows[:wanted]
+    spare = 0 if keep is None else 1  # room for the entry `keep` leaves out
+    filtered = collection.query(
+        query_embeddings=[embedding],
+        n_results=min(wanted + spare, total),
+        where={"tenant": tenant},
+    )
+    return accepted(_rows(filtered))[:wanted]
+
+
 def _rows(result: Any) -> list[tuple[str, str, float, dict[str, Any]]]:
     return [
         (str(ident), doc or "", float(distance), dict(meta or {}))
@@ -198,27 +235,19 @@ class AnomalyIndex:
         exclude_id: int | None = None,
         tenant: str = "default",
     ) -> list[SimilarAnomaly]:
-        """Anomalies whose description is nearest to `text`."""
-        total = self._collection.count()
-        if total == 0:
+        """`tenant`'s anomalies whose description is nearest to `text`."""
+        if self._collection.count() == 0:
             return []
-        result = self._collection.query(
-            query_embeddings=self._embedder.embed([text]),
-            n_results=min(limit + 1, total),
-            where={"tenant": tenant},
+        rows = _scoped_query(
+            self._collection,
+            self._embedder.embed([text])[0],
+            limit,
+            tenant,
+            keep=None if exclude_id is None else lambda row: int(row[0]) != exclude_id,
         )
-        hits = []
-        for ident, doc, distance, meta in zip(
-            result["ids"][0],
-            (result["documents"] or [[]])[0],
-            (result["distances"] or [[]])[0],
-            (result["metadatas"] or [[]])[0],
-            strict=True,
-        ):
-            if exclude_id is not None and int(ident) == exclude_id:
-                continue
-            hits.append(SimilarAnomaly(int(ident), doc or "", float(distance), dict(meta or {})))
-        return hits[:limit]
+        return [
+            SimilarAnomaly(int(ident), doc, distance, meta) for ident, doc, distance, meta in rows
+        ]
 
     def count(self) -> int:
         """How many anomalies are indexed."""
@@ -246,18 +275,13 @@ class AnomalyIndex:
         return len(notes)
 
     def similar_notes(self, text: str, limit: int = 5, tenant: str = "default") -> list[NoteHit]:
-        """Annotations whose anomaly and note are nearest to `text`."""
-        total = self._notes.count()
-        if total == 0:
+        """`tenant`'s annotations whose anomaly and note are nearest to `text`."""
+        if self._notes.count() == 0:
             return []
-        result = self._notes.query(
-            query_embeddings=self._embedder.embed([text]),
-            n_results=min(limit, total),
-            where={"tenant": tenant},
-        )
+        rows = _scoped_query(self._notes, self._embedder.embed([text])[0], limit, tenant)
         return [
             NoteHit(int(ident), int(meta["anomaly_id"]), distance)
-            for ident, _doc, distance, meta in _rows(result)
+            for ident, _doc, distance, meta in rows
         ]
 
     def count_notes(self) -> int:
