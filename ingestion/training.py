@@ -219,6 +219,8 @@ def _train_one(
     keep: int,
     normal_range: tuple[datetime, datetime] | None,
 ) -> TrainResult:
+    if normal_range is None:
+        normal_range = _vouched_range(engine, view.id)
     start, end = normal_range or (None, None)
     with Session(engine) as session:
         frame = queries.channel_points(
@@ -259,6 +261,22 @@ def _train_one(
         params["m"],
     )
     return TrainResult(view.id, view.satellite, view.name, version, params, quality)
+
+
+def _vouched_range(engine: Engine, channel_id: int) -> tuple[datetime, datetime] | None:
+    """The normal range an operator vouched for in the channel's current model, if any.
+
+    A retraining without a range of its own (scheduled, or `imon train` alone) keeps
+    it, so an operator's choice is not replaced by whatever history came last.
+    """
+    with Session(engine) as session:
+        reference = channel_models.reference_of(channel_models.active_model(session, channel_id))
+    if not reference or not reference.get("vouched"):
+        return None
+    return (
+        pd.Timestamp(reference["start"]).to_pydatetime(),
+        pd.Timestamp(reference["end"]).to_pydatetime(),
+    )
 
 
 def _iso(value: datetime | pd.Timestamp) -> str:

@@ -78,9 +78,10 @@ def test_training_records_the_reference_without_anomalous_stretches(
         session.commit()
     normal = (ts[0].to_pydatetime(), ts[799].to_pydatetime())
 
+    plain = train_channels(sqlite_engine, tmp_path)[0]
     vouched = train_channels(sqlite_engine, tmp_path, normal_range=normal)[0]
     read = model_references(sqlite_engine)(channel_id)
-    plain = train_channels(sqlite_engine, tmp_path)[0]
+    retrained = train_channels(sqlite_engine, tmp_path)[0]
 
     assert vouched.params is not None and plain.params is not None
     reference = vouched.params["reference"]
@@ -94,6 +95,8 @@ def test_training_records_the_reference_without_anomalous_stretches(
     assert read is not None and np.array_equal(read, expected)
     assert plain.params["reference"]["vouched"] is False
     assert plain.params["reference"]["points"] == 850, "both stored open anomalies left out"
+    # a retraining without a range of its own keeps the range the operator vouched for
+    assert retrained.params is not None and retrained.params["reference"] == reference
 
 
 def test_a_bad_normal_range_is_refused_with_the_field_named() -> None:
