@@ -237,9 +237,19 @@ class ChangePointDetector(Detector):
         self._examined: list[int] = []
         self._changed: list[DetectedAnomaly] = []
         self._since = 0
+        self._from = 0
+
+    def defer_until(self, index: int) -> None:
+        """Leave breakpoints before global ``index`` to the early search (``detection.early``).
+
+        Nothing is searched until ``index`` points have been seen.
+        """
+        self._from = index
 
     def step(self, history: History, baseline: Baseline, report: bool) -> None:
         cfg = self.config
+        if history.count < self._from:
+            return
         self._since += 1
         if self._since < cfg.cp_every:
             return
@@ -254,7 +264,7 @@ class ChangePointDetector(Detector):
 
         for k, b in enumerate(bkps, start=1):
             index = offset + b
-            if n - b < 2 * cfg.cp_min_size or b < cfg.cp_min_size:
+            if n - b < 2 * cfg.cp_min_size or b < cfg.cp_min_size or index < self._from:
                 continue
             if any(abs(index - seen) < cfg.cp_min_size for seen in self._examined):
                 continue

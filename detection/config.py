@@ -113,6 +113,23 @@ class DetectorConfig:
         nearly noise-free signals do not turn every bend into a change; ratio.
     cp_variance_ratio : float
         Ratio of noise levels (larger / smaller) that makes a variance change.
+    cp_early_min : int
+        Points from which the early change-point search (``detection.early``) runs;
+        it searches all points seen so far, until ``cp_early_until``.
+    cp_early_every : int
+        Points between warm-up change-point searches.
+    cp_early_min_size : int
+        Minimum segment length of the warm-up search, points; also the number of points
+        that must follow a breakpoint before it is reported.
+    cp_early_penalty : float
+        Penalty per breakpoint of the warm-up search, multiples of ``log(n)`` for the
+        Gaussian cost on data in noise units.
+    cp_early_until : int
+        The early search stops once this many points have been seen (the window
+        change-point detector then takes over the breakpoints after it), points.
+    cp_early_persist : int
+        A warm-up breakpoint is reported once every search over this many points has
+        found it (within two points), points.
     gap_factor : float
         A time delta larger than this multiple of both the median cadence and the
         routine longest delta (``CADENCE_QUANTILE``) is a gap.
@@ -169,6 +186,12 @@ class DetectorConfig:
     cp_min_effect: float = 4.0
     cp_variance_ratio: float = 2.5
     cp_noise_floor: float = 0.1
+    cp_early_min: int = 20
+    cp_early_every: int = 1
+    cp_early_min_size: int = 10
+    cp_early_penalty: float = 8.0
+    cp_early_persist: int = 30
+    cp_early_until: int = 400
     gap_factor: float = 5.0
     gap_regular_share: float = 0.9
     flatline_min_points: int = 30
@@ -195,6 +218,11 @@ class DetectorConfig:
             "cp_window",
             "cp_min_size",
             "cp_jump",
+            "cp_early_min",
+            "cp_early_every",
+            "cp_early_min_size",
+            "cp_early_persist",
+            "cp_early_until",
             "flatline_min_points",
             "merge_lead_points",
             "reference_points",

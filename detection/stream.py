@@ -11,7 +11,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from detection.base import Detector
+from detection.changepoint import ChangePointDetector
 from detection.config import DetectorConfig
+from detection.early import EarlyChangePoints
 from detection.events import severity_of, to_timestamp
 from detection.feedback import FeedbackFilter, shape_of
 from detection.history import Baseline, History
@@ -116,6 +118,9 @@ class ChannelDetector:
         self._classes = [get_detector(name) for name in names]
         self.history = History(self.config.window)
         self.detectors: list[Detector] = []
+        #: change points of a channel's first ``cp_early_until`` points (short series),
+        #: None once that is over
+        self._early = EarlyChangePoints(self.config) if "changepoint" in names else None
         self.m: int | None = None
         self.dropped_out_of_order = 0
         self.skipped_nonfinite = 0
@@ -186,7 +191,12 @@ class ChannelDetector:
         history = self.history
         cfg = self.config
         history.append(ts, value)
+        if self._early is not None:
+            self._early.step(history, report)
+            if history.count >= cfg.cp_early_until:
+                self._end_early()
         if not self.detectors:
+            self._collect()
             if history.size >= cfg.warmup:
                 self._start()
             return
@@ -204,7 +214,7 @@ class ChannelDetector:
 
     def _collect(self) -> None:
         """Hand the detectors' new or changed events to the merger."""
-        changed: list[DetectedAnomaly] = []
+        changed: list[DetectedAnomaly] = [] if self._early is None else self._early.drain()
         for detector in self.detectors:
             changed.extend(detector.drain())
         if not changed:
@@ -220,8 +230,17 @@ class ChannelDetector:
         values = self.history.values
         self.m = choose_m(values, self.config)
         self.detectors = [cls(self.config, self.m, self.history) for cls in self._classes]
+        if self._early is not None:
+            for detector in self.detectors:
+                if isinstance(detector, ChangePointDetector):
+                    detector.defer_until(self.config.cp_early_until)
         self._baseline = self.history.baseline(self.config.value_scale_floor)
         logger.info("warm-up done after %d points; m=%d", self.history.size, self.m)
+
+    def _end_early(self) -> None:
+        """Hand the early change points over and stop the early search."""
+        self._collect()
+        self._early = None
 
     def set_reference(self, values: NDArray[np.float64]) -> None:
         """Known-normal history of the channel (e.g. a train split), before any update.
@@ -251,6 +270,8 @@ class ChannelDetector:
         references = [d for d in self.detectors if isinstance(d, ReferenceDetector)]
         if any(d.active for d in references):
             retired = [d.name for d in self.detectors if d.window_referenced]
+            if self._early is not None:
+                self._end_early()
             self.detectors = [d for d in self.detectors if not d.window_referenced]
             logger.info("reference in use; retired %s", retired)
 

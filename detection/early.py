@@ -1,0 +1,157 @@
+"""Change points of a channel's first points (short series).
+
+Before ``warmup`` points exist the window detectors do not run, and a series shorter
+than the warm-up (a yearly statistic, a short test) would otherwise never be judged;
+the window change-point detector also needs segments of ``cp_min_size`` points. From
+``cp_early_min`` points on, every ``cp_early_every`` points until ``cp_early_until``
+points have been seen, exact binary segmentation with the Gaussian cost
+(:func:`detection.changepoint.find_breakpoints`, every position a candidate) searches
+*all* the points seen so far, so the test grows with the data. The penalty is
+``cp_early_penalty * log(n)`` per breakpoint (BIC-like) on data in units of the noise
+level (MAD of first differences). A breakpoint is reported once it is *confirmed*: it
+has been found, within ``EARLY_TOLERANCE`` points of the same place, by every search
+over the last ``cp_early_persist`` points, and at least ``cp_early_min_size`` points
+follow it. Breakpoints that come and go as data arrive are never confirmed, and a
+breakpoint that one straight line through both of its segments explains as well as two
+levels (a steady trend cut into steps) is not reported. Nothing looks ahead: a search
+uses only points already received. After ``cp_early_until`` points the window
+change-point detector takes over the later breakpoints.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from numpy.typing import NDArray
+
+from detection.changepoint import classify, find_breakpoints, noise_level
+from detection.config import DetectorConfig
+from detection.events import severity_of, to_timestamp
+from detection.history import History
+from detection.types import DetectedAnomaly
+
+logger = logging.getLogger(__name__)
+
+#: Distance within which a breakpoint of a later search is the same candidate, points.
+EARLY_TOLERANCE = 2
+
+#: Name under which early change points are reported (the change-point detector's).
+DETECTOR_NAME = "changepoint"
+
+
+def _rss_line(values: NDArray[np.float64]) -> float:
+    x = np.arange(values.size, dtype=np.float64)
+    slope, intercept = np.polyfit(x, values, 1)
+    return float(np.sum((values - (intercept + slope * x)) ** 2))
+
+
+def explained_by_trend(left: NDArray[np.float64], right: NDArray[np.float64]) -> bool:
+    """Whether one straight line through both segments fits them as well as two levels.
+
+    Binary segmentation with constant segments cuts a steady trend into steps; such a
+    cut is no change of the trend.
+    """
+    both = np.concatenate((left, right))
+    step = float(np.sum((left - left.mean()) ** 2) + np.sum((right - right.mean()) ** 2))
+    return _rss_line(both) <= step
+
+
+class EarlyChangePoints:
+    """Confirmed change points over a channel's first ``cp_early_until`` points.
+
+    Memory: the candidates of the last search and the reported breakpoints, a few
+    integers each (at most ``cp_early_until / cp_early_min_size`` of them).
+
+    Parameters
+    ----------
+    config : DetectorConfig
+        ``cp_early_*`` settings, ``cp_noise_floor`` and ``cp_min_effect``.
+    """
+
+    def __init__(self, config: DetectorConfig) -> None:
+        self.config = config
+        #: global index of a candidate breakpoint -> count at its first sighting
+        self._candidates: dict[int, int] = {}
+        #: global indices of confirmed breakpoints (reported or, while warming, not)
+        self.confirmed: list[int] = []
+        self._changed: list[DetectedAnomaly] = []
+        self._since = 0
+
+    def step(self, history: History, report: bool) -> None:
+        """Take the newest point into account; search every ``cp_early_every`` points."""
+        cfg = self.config
+        if history.size < cfg.cp_early_min:
+            return
+        self._since += 1
+        if self._since < cfg.cp_early_every:
+            return
+        self._since = 0
+        values = history.values
+        offset = history.count - history.size  # global index of values[0]
+        bkps = find_breakpoints(
+            values, cfg.cp_early_min_size, 1, cfg.cp_early_penalty, cfg.cp_noise_floor
+        )
+        now = history.count
+        candidates: dict[int, int] = {}
+        for b in bkps:
+            index = offset + b
+            close = [c for c in self._candidates if abs(c - index) <= EARLY_TOLERANCE]
+            candidates[index] = min((self._candidates[c] for c in close), default=now)
+        self._candidates = candidates
+        bounds = [0, *bkps, values.size]
+        for k, b in enumerate(bkps, start=1):
+            index = offset + b
+            if now - candidates[index] < cfg.cp_early_persist:
+                continue
+            if values.size - b < cfg.cp_early_min_size:
+                continue
+            if any(abs(index - seen) < cfg.cp_early_min_size for seen in self.confirmed):
+                continue
+            self.confirmed.append(index)
+            if report:
+                left, right = values[bounds[k - 1] : b], values[b : bounds[k + 1]]
+                self._report(history, index, left, right)
+
+    def _report(
+        self,
+        history: History,
+        index: int,
+        left: NDArray[np.float64],
+        right: NDArray[np.float64],
+    ) -> None:
+        noise = max(noise_level(left), 1e-12)
+        level = abs(float(np.median(right) - np.median(left))) / noise
+        if explained_by_trend(left, right):
+            logger.debug("early breakpoint at index %d lies on a trend; skipped", index)
+            return
+        verdict = classify(left, right, self.config)
+        kind, score = verdict if verdict is not None else ("level_shift", level)
+        anomaly = DetectedAnomaly(
+            detector=DETECTOR_NAME,
+            kind=kind,
+            start=to_timestamp(history.ts_at(index)),
+            end=to_timestamp(history.ts_at(history.last_index)),
+            score=float(score),
+            severity=severity_of(float(score)),
+            ongoing=False,
+            params={
+                "mode": "early",
+                "m": self.config.cp_early_min_size,
+                "window": history.size,
+                "baseline_median": float(np.median(left)),
+                "points_seen": history.count,
+                "magnitude": level,
+                "level_before": float(np.median(left)),
+                "level_after": float(np.median(right)),
+                "noise_before": noise_level(left),
+                "noise_after": noise_level(right),
+            },
+        )
+        logger.debug("early change point at index %d (%s, %.1f)", index, kind, score)
+        self._changed.append(anomaly)
+
+    def drain(self) -> list[DetectedAnomaly]:
+        """Change points confirmed since the last drain."""
+        out, self._changed = self._changed, []
+        return out
