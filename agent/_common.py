@@ -117,6 +117,11 @@ def anomaly_dict(view: AnomalyView) -> dict[str, Any]:
 
 def json_ready(value: Any) -> Any:
     """Plain JSON values: numpy scalars to Python, NaN/inf to None, dates to ISO Z."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value  # the common plain values first (exact types: numpy's float64 is a float)
+    if kind is float:
+        return value if math.isfinite(value) else None
     if isinstance(value, Mapping):
         return {str(k): json_ready(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -3,17 +3,24 @@
 They are light on purpose: the planner matches names on every question, so the
 catalogue reads channel and satellite rows only, without the per-channel point
 statistics ``store.queries.list_channels`` computes over the whole point table.
+
+Within :func:`question_scope` (one question of the planner or the LLM agent) the
+catalogue is read once and shared by every tool call of that question; outside a
+scope every call reads the store, so a channel added since is found at once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from store.models import Channel, Point, Satellite
 
@@ -42,38 +49,85 @@ class PointStats:
     last: datetime | None
 
 
+@dataclass(frozen=True)
+class _Snapshot:
+    entries: list[CatalogEntry]
+    satellites: list[tuple[int, str]]
+
+
+#: The catalogues read during the current question, by (engine, tenant); None outside one.
+_MEMO: ContextVar[dict[tuple[Any, str], _Snapshot] | None] = ContextVar(
+    "agent_catalog_memo", default=None
+)
+
+
+@contextmanager
+def question_scope() -> Iterator[None]:
+    """Share one catalogue read among the tool calls of one question (nested: the outer)."""
+    if _MEMO.get() is not None:
+        yield
+        return
+    token = _MEMO.set({})
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
+
+
 def catalog(session: Session, tenant: str) -> list[CatalogEntry]:
     """Every channel of every satellite of ``tenant``, by satellite and channel name."""
-    rows = session.exec(
-        select(Channel, Satellite)
-        .join(Satellite, col(Satellite.id) == col(Channel.satellite_id))
-        .where(col(Satellite.tenant) == tenant)
-        .order_by(col(Satellite.name), col(Channel.name))
-    ).all()
-    entries = []
-    for channel, satellite in rows:
-        assert channel.id is not None and satellite.id is not None
-        entries.append(
-            CatalogEntry(
-                channel_id=channel.id,
-                channel=channel.name,
-                satellite_id=satellite.id,
-                satellite=satellite.name,
-                unit=channel.unit,
-                description=channel.description,
-            )
-        )
-    return entries
+    return list(_snapshot(session, tenant).entries)
 
 
 def satellites(session: Session, tenant: str) -> list[tuple[int, str]]:
     """(id, name) of the tenant's satellites, also those without channels."""
-    rows = session.exec(
-        select(Satellite.id, Satellite.name)
-        .where(col(Satellite.tenant) == tenant)
-        .order_by(col(Satellite.name))
-    ).all()
-    return [(int(ident or 0), str(name)) for ident, name in rows]
+    return list(_snapshot(session, tenant).satellites)
+
+
+def _snapshot(session: Session, tenant: str) -> _Snapshot:
+    memo = _MEMO.get()
+    if memo is None:
+        return _read(session, tenant)
+    key = (session.get_bind(), tenant)
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = _read(session, tenant)
+    return found
+
+
+def _read(session: Session, tenant: str) -> _Snapshot:
+    # one query of plain columns: satellites with their channels (if any), in name order
+    rows: list[Any] = list(
+        session.execute(
+            sa_select(
+                col(Satellite.id),
+                col(Satellite.name),
+                col(Channel.id),
+                col(Channel.name),
+                col(Channel.unit),
+                col(Channel.description),
+            )
+            .outerjoin(Channel, col(Channel.satellite_id) == col(Satellite.id))
+            .where(col(Satellite.tenant) == tenant)
+            .order_by(col(Satellite.name), col(Channel.name))
+        ).all()
+    )
+    entries = []
+    names: dict[int, str] = {}
+    for sat_id, sat_name, channel_id, channel_name, unit, description in rows:
+        names.setdefault(int(sat_id), str(sat_name))
+        if channel_id is not None:
+            entries.append(
+                CatalogEntry(
+                    channel_id=int(channel_id),
+                    channel=str(channel_name),
+                    satellite_id=int(sat_id),
+                    satellite=str(sat_name),
+                    unit=unit,
+                    description=description,
+                )
+            )
+    return _Snapshot(entries=entries, satellites=list(names.items()))
 
 
 def point_stats(

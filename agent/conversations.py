@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -51,18 +52,38 @@ def load_state(
 
 
 def save_state(
-    engine: Engine, conversation_id: str, state: dict[str, Any], tenant: str = LEGACY_TENANT
+    engine: Engine,
+    conversation_id: str,
+    state: dict[str, Any],
+    tenant: str = LEGACY_TENANT,
+    *,
+    new: bool = False,
 ) -> None:
-    """Create or replace the state of `tenant`'s conversation (never another tenant's)."""
+    """Create or replace the state of `tenant`'s conversation (never another tenant's).
+
+    ``new`` says the id was just made by :func:`new_conversation_id`, so no row is read.
+    The write is one statement in autocommit mode: SQLite's write lock is then held only
+    inside that statement, never while the thread waits for the interpreter (with many
+    concurrent questions a transaction left open across Python code kept the others
+    sleeping in SQLite's busy handler for up to 100 ms at a time).
+    """
     stored = {**state, TENANT_KEY: tenant}
-    with Session(engine) as session:
-        found = session.get(Conversation, conversation_id)
+    table: Any = Conversation.__table__  # type: ignore[attr-defined]
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        found = None
+        if not new:
+            found = connection.execute(
+                select(table.c.state).where(table.c.id == conversation_id)
+            ).first()
         if found is None:
-            found = Conversation(id=conversation_id, state=stored)
-        elif _owner(found) != tenant:
+            connection.execute(
+                insert(table).values(id=conversation_id, state=stored, updated_at=utc_now())
+            )
+        elif str(found[0].get(TENANT_KEY, LEGACY_TENANT)) != tenant:
             raise UnknownConversationError(f"conversation_id: no conversation {conversation_id!r}")
         else:
-            found.state = stored
-            found.updated_at = utc_now()
-        session.add(found)
-        session.commit()
+            connection.execute(
+                update(table)
+                .where(table.c.id == conversation_id)
+                .values(state=stored, updated_at=utc_now())
+            )

@@ -50,6 +50,11 @@ def answer(
 
 def plan(ctx: ToolContext, question: str, conversation: dict[str, Any] | None = None) -> Plan:
     """Like :func:`answer`, also returning the raw tool results (for tests and traces)."""
+    with catalog.question_scope():  # the catalogue is read once for the whole question
+        return _plan(ctx, question, conversation)
+
+
+def _plan(ctx: ToolContext, question: str, conversation: dict[str, Any] | None) -> Plan:
     state = dict(conversation or {})
     with Session(ctx.engine) as session:
         entries = catalog.catalog(session, ctx.tenant)

@@ -22,6 +22,10 @@ PLANNER_TOOLS: dict[str, Callable[..., Any]] = {
 }
 
 
+#: The keys that make a dict in a tool result an anomaly (see ``anomaly_dict``).
+_ANOMALY_KEYS = frozenset({"id", "satellite", "channel", "start", "end", "kind"})
+
+
 class Run:
     """Calls tools for one question and records each call, its summary and result."""
 
@@ -48,14 +52,16 @@ class Run:
 
     def _remember(self, value: Any) -> None:
         """Collect every anomaly in a result, so the text's citations can be resolved."""
-        if isinstance(value, dict):
-            if {"id", "satellite", "channel", "start", "end", "kind"} <= value.keys():
-                self.seen.setdefault(int(value["id"]), value)
-            for item in value.values():
-                self._remember(item)
-        elif isinstance(value, list):
-            for item in value:
-                self._remember(item)
+        # depth first, in document order (the first dict seen for an id is kept)
+        stack = [value]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, dict):
+                if _ANOMALY_KEYS <= item.keys():
+                    self.seen.setdefault(int(item["id"]), item)
+                stack.extend(v for v in reversed(item.values()) if isinstance(v, dict | list))
+            elif isinstance(item, list):
+                stack.extend(v for v in reversed(item) if isinstance(v, dict | list))
 
 
 def tool_summary(tool: str, result: Any) -> str:

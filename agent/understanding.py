@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 
@@ -226,12 +227,27 @@ def _is_known_word(word: str) -> bool:
     ) or word in {"did", "does"}
 
 
+@lru_cache(maxsize=65_536)
 def _token_match(word: str, token: str) -> bool:
     if word == token or word.rstrip("s") == token:
         return True
     if len(word) >= 3 and token.startswith(word):
         return True  # "temp" -> "temperature"
     return len(word) >= 4 and len(token) >= 4 and fuzz.ratio(word, token) >= 85
+
+
+@lru_cache(maxsize=16_384)
+def _entry_tokens(
+    channel: str, description: str | None
+) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    """A channel's name words, description words and compact name (from the text: cached)."""
+    name_tokens = tuple(t for t in re.split(r"[^a-z0-9]+", channel.lower()) if t)
+    desc_tokens = tuple(
+        t
+        for t in re.findall(r"[a-z0-9]+", (description or "").lower())
+        if len(t) >= 3 and t not in STOPWORDS
+    )
+    return name_tokens, desc_tokens, _compact(channel)
 
 
 def _match_channels(
@@ -242,12 +258,7 @@ def _match_channels(
     words = words + [p for w in words if "_" in w for p in w.split("_") if len(p) >= 3]
     scored: list[tuple[float, CatalogEntry, set[str]]] = []
     for entry in pool:
-        name_tokens = [t for t in re.split(r"[^a-z0-9]+", entry.channel.lower()) if t]
-        desc_tokens = [
-            t
-            for t in re.findall(r"[a-z0-9]+", (entry.description or "").lower())
-            if len(t) >= 3 and t not in STOPWORDS
-        ]
+        name_tokens, desc_tokens, compact_name = _entry_tokens(entry.channel, entry.description)
         used: set[str] = set()
         score = 0.0
         matched_names = {t for t in name_tokens for w in words if _token_match(w, t)}
@@ -269,7 +280,7 @@ def _match_channels(
         if entry.channel.lower() in words:
             score += 10.0  # the exact name as one word, however short, e.g. "D-2"
             used.add(entry.channel.lower())
-        elif len(_compact(entry.channel)) >= 4 and _compact(entry.channel) in compact_text:
+        elif len(compact_name) >= 4 and compact_name in compact_text:
             score += 10.0  # the name itself, e.g. "bus_voltage"
         if score > 0:
             scored.append((score, entry, used))
