@@ -58,6 +58,8 @@ class Anomaly(AnomalyBase, table=True):
     __table_args__ = (
         UniqueConstraint("channel_id", "detector", "start", name="uq_anomaly_identity"),
         Index("ix_anomaly_channel_start", "channel_id", "start"),
+        # migration 0008: overlap lookups (end >= lower, start <= upper) per channel
+        Index("ix_anomaly_channel_end", "channel_id", "end", "start", "severity", "kind"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
