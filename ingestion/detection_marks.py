@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, insert, tuple_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -36,6 +36,44 @@ class Recheck:
 
     first: datetime
     last: datetime
+
+
+def advance_checkpoints(session: Session, marks: dict[tuple[str, str], datetime]) -> None:
+    """Move the (source, channel) checkpoints forward to their new times, inserting the
+    missing ones, in one read and one write each (not committed here); never backwards."""
+    if not marks:
+        return
+    rows = session.execute(
+        select(col(Checkpoint.source), col(Checkpoint.channel), col(Checkpoint.last_ts)).where(
+            tuple_(col(Checkpoint.source), col(Checkpoint.channel)).in_(list(marks))
+        )
+    ).all()
+    found: dict[tuple[str, str], datetime] = {(row[0], row[1]): row[2] for row in rows}
+    new = [
+        {"source": source, "channel": channel, "last_ts": ts}
+        for (source, channel), ts in marks.items()
+        if (source, channel) not in found
+    ]
+    moved = [
+        {"source": source, "channel": channel, "last_ts": ts}
+        for (source, channel), ts in marks.items()
+        if (source, channel) in found and ts > found[(source, channel)]
+    ]
+    if new:
+        session.execute(insert(Checkpoint), new)
+    if moved:
+        session.execute(update(Checkpoint), moved)
+
+
+def detected_until(session: Session, channel_ids: list[int]) -> dict[int, datetime]:
+    """The ``#detected`` checkpoints of the channels that have one."""
+    rows = session.execute(
+        select(col(Checkpoint.channel), col(Checkpoint.last_ts)).where(
+            col(Checkpoint.source) == DETECTED_SOURCE,
+            col(Checkpoint.channel).in_([str(i) for i in channel_ids]),
+        )
+    ).all()
+    return {int(row[0]): row[1] for row in rows}
 
 
 def mark_recheck(session: Session, channel_id: int, first: datetime, last: datetime) -> None:

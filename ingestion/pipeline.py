@@ -24,7 +24,9 @@ from ingestion.detection_marks import (
     DETECTED_SOURCE,
     QUEUED_SOURCE,
     Recheck,
+    advance_checkpoints,
     clear_recheck,
+    detected_until,
     mark_recheck,
     read_recheck,
 )
@@ -218,8 +220,10 @@ class Pipeline:
         for a re-check in the same transaction; with `queued`, so is the newest point.
         """
         stored = []
+        marks: dict[tuple[str, str], datetime] = {}
         with self._store_lock, Session(self.engine) as session:
             satellite = repository.get_or_create_satellite(session, satellite_name, tenant)
+            groups = []
             for channel_name, group in points.groupby("channel", sort=True):
                 name = str(channel_name)
                 spec = specs.get(name, ChannelSpec())
@@ -227,31 +231,39 @@ class Pipeline:
                     session, satellite, name, spec.unit, spec.description
                 )
                 assert channel.id is not None
+                groups.append((channel.id, name, group))
+            unknown = [i for i, _, _ in groups if i not in self._seen and i not in self._detectors]
+            watermarks = detected_until(session, unknown) if unknown else {}
+            for channel_id, name, group in groups:
                 written = repository.write_points(
-                    session, channel.id, group["ts"], group["value"].to_numpy(float)
+                    session, channel_id, group["ts"], group["value"].to_numpy(float)
                 )
                 last_ts = group["ts"].max().to_pydatetime()
-                repository.save_checkpoint(session, source, f"{satellite_name}/{name}", last_ts)
+                marks[(source, f"{satellite_name}/{name}")] = last_ts
                 report.channels.append(name)
                 report.inserted += written.inserted
                 report.corrected += written.corrected
                 report.unchanged += written.unchanged
                 # points stored before with the same value (an overlapping re-read) are not news
                 fresh = group[~written.unchanged_mask] if written.unchanged else group
-                self._mark_late(session, channel.id, fresh["ts"], written.corrected_ts)
+                seen = self._seen.get(channel_id, watermarks.get(channel_id))
+                self._mark_late(session, channel_id, seen, fresh["ts"], written.corrected_ts)
                 if queued:
-                    repository.save_checkpoint(session, QUEUED_SOURCE, str(channel.id), last_ts)
-                stored.append(StoredChannel(channel.id, tenant, satellite_name, last_ts))
+                    marks[(QUEUED_SOURCE, str(channel_id))] = last_ts
+                stored.append(StoredChannel(channel_id, tenant, satellite_name, last_ts))
+            advance_checkpoints(session, marks)
             session.commit()
         return stored
 
     def _mark_late(
-        self, session: Session, channel_id: int, fresh: pd.Series, corrected: list[datetime]
+        self,
+        session: Session,
+        channel_id: int,
+        seen: datetime | None,
+        fresh: pd.Series,
+        corrected: list[datetime],
     ) -> None:
-        """Mark for a re-check the news at or before what detection has already read."""
-        seen = self._seen.get(channel_id)
-        if seen is None and channel_id not in self._detectors:
-            seen = repository.get_checkpoint(session, DETECTED_SOURCE, str(channel_id))
+        """Mark for a re-check the news at or before `seen`, what detection has read."""
         if seen is None:
             return
         late = [ts.to_pydatetime() for ts in fresh[fresh <= pd.Timestamp(seen)]]

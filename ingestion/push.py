@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EARLIEST_MS = int(EARLIEST.timestamp() * 1000)
+LATEST_MS = int(LATEST.timestamp() * 1000)
 MAX_CHANNEL_CHARS = 300
 
 
@@ -68,29 +72,54 @@ def parse_value(raw: Any) -> float:
     return value
 
 
+def _epoch_ns(value: datetime) -> int:
+    return (value - EPOCH) // timedelta(microseconds=1) * 1000
+
+
+def _timestamp_ns(raw: Any) -> int:
+    """`parse_timestamp` as epoch nanoseconds; whole epoch milliseconds take a short path."""
+    if type(raw) is int and EARLIEST_MS <= raw < LATEST_MS:
+        return raw * 1_000_000
+    return _epoch_ns(parse_timestamp(raw))
+
+
+def _channel_error(channel: str) -> str | None:
+    if not channel.strip():
+        return "expected a non-empty string"
+    if has_control_characters(channel):
+        return "contains control characters"
+    if len(channel) > MAX_CHANNEL_CHARS:
+        return f"longer than {MAX_CHANNEL_CHARS} chars"
+    return None
+
+
 def validate_points(items: list[Any], field_name: str = "points") -> PushValidation:
-    """Check each pushed point; the good ones are kept, the bad ones reported by index."""
-    rows: list[tuple[datetime, str, float]] = []
+    """Check each pushed point; the good ones are kept, the bad ones reported by index.
+
+    A channel name is checked once per push (pushes repeat a few names many times).
+    """
+    stamps: list[int] = []
+    channels: list[str] = []
+    values: list[float] = []
     errors: list[dict[str, Any]] = []
+    checked: dict[str, str | None] = {}
     for position, item in enumerate(items):
         where = f"{field_name}[{position}]"
         if not isinstance(item, dict):
             errors.append({"field": where, "reason": "expected an object {channel, ts, value}"})
             continue
         channel = item.get("channel")
-        if not isinstance(channel, str) or not channel.strip():
-            errors.append({"field": f"{where}.channel", "reason": "expected a non-empty string"})
-            continue
-        if has_control_characters(channel):
-            errors.append({"field": f"{where}.channel", "reason": "contains control characters"})
-            continue
-        if len(channel) > MAX_CHANNEL_CHARS:
-            errors.append(
-                {"field": f"{where}.channel", "reason": f"longer than {MAX_CHANNEL_CHARS} chars"}
-            )
+        if not isinstance(channel, str):
+            problem: str | None = "expected a non-empty string"
+        elif channel in checked:
+            problem = checked[channel]
+        else:
+            problem = checked[channel] = _channel_error(channel)
+        if problem is not None or not isinstance(channel, str):
+            errors.append({"field": f"{where}.channel", "reason": str(problem)})
             continue
         try:
-            ts = parse_timestamp(item.get("ts"))
+            ts = _timestamp_ns(item.get("ts"))
         except ValueError as error:
             errors.append({"field": f"{where}.ts", "reason": str(error)})
             continue
@@ -99,8 +128,14 @@ def validate_points(items: list[Any], field_name: str = "points") -> PushValidat
         except ValueError as error:
             errors.append({"field": f"{where}.value", "reason": str(error)})
             continue
-        rows.append((ts, channel.strip(), value))
-    frame = pd.DataFrame(rows, columns=["ts", "channel", "value"])
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
-    frame["value"] = frame["value"].astype(float)
+        stamps.append(ts)
+        channels.append(channel.strip())
+        values.append(value)
+    frame = pd.DataFrame(
+        {
+            "ts": pd.to_datetime(np.asarray(stamps, dtype=np.int64), unit="ns", utc=True),
+            "channel": pd.Series(channels, dtype=object),
+            "value": np.asarray(values, dtype=float),
+        }
+    )
     return PushValidation(frame, errors)

@@ -25,6 +25,9 @@ UPSERT_BATCH = 1_000
 #: (``where``) is the fallback when those do not hold enough of the tenant's entries,
 #: since a filtered query is about 50x slower than an unfiltered one at 30k entries
 OVERFETCH_FACTORS = (4, 40)
+#: after an over-fetch fell short for a tenant (few entries among many), its next searches
+#: this many go straight to the filtered query (fast when the filter matches few entries)
+SPARSE_SKIP = 50
 
 
 def iso_z(value: Any) -> str:
@@ -139,7 +142,12 @@ def _collection(client: Any, name: str) -> Any:
 
 
 def _scoped_query(
-    collection: Any, embedding: list[float], wanted: int, tenant: str, keep: Any = None
+    collection: Any,
+    embedding: list[float],
+    wanted: int,
+    tenant: str,
+    keep: Any = None,
+    sparse: dict[str, int] | None = None,
 ) -> list[tuple[str, str, float, dict[str, Any]]]:
     """The `wanted` nearest entries of `tenant` (metadata ``tenant``), nearest first.
 
@@ -147,6 +155,7 @@ def _scoped_query(
     (and those `keep` accepts, when given); only when fewer than `wanted` remain and the
     collection holds more than was fetched does it run Chroma's filtered query. Either
     way every hit is checked to be the tenant's, so no other tenant's entry is returned.
+    `sparse` remembers the tenants whose over-fetch fell short (see ``SPARSE_SKIP``).
     """
     total = int(collection.count())
     if total == 0 or wanted <= 0:
@@ -156,11 +165,16 @@ def _scoped_query(
         mine = [row for row in rows if row[3].get("tenant") == tenant]
         return [row for row in mine if keep is None or keep(row)]
 
-    for factor in OVERFETCH_FACTORS:
+    skip = sparse.get(tenant, 0) if sparse is not None else 0
+    if skip > 0 and sparse is not None:
+        sparse[tenant] = skip - 1
+    for factor in OVERFETCH_FACTORS if skip == 0 else ():
         fetch = min(total, wanted * factor)
         rows = accepted(_rows(collection.query(query_embeddings=[embedding], n_results=fetch)))
         if len(rows) >= wanted or fetch >= total:
             return rows[:wanted]
+    if skip == 0 and sparse is not None:
+        sparse[tenant] = SPARSE_SKIP
     spare = 0 if keep is None else 1  # room for the entry `keep` leaves out
     filtered = collection.query(
         query_embeddings=[embedding],
@@ -197,6 +211,8 @@ class AnomalyIndex:
         self._embedder = embedder
         self._collection = self._open()
         self._notes = _collection(self._client, NOTES_COLLECTION)
+        #: per collection, tenants whose searches go straight to the filtered query for now
+        self._sparse: dict[str, dict[str, int]] = {COLLECTION: {}, NOTES_COLLECTION: {}}
 
     def _open(self) -> Any:
         return _collection(self._client, COLLECTION)
@@ -244,6 +260,7 @@ class AnomalyIndex:
             limit,
             tenant,
             keep=None if exclude_id is None else lambda row: int(row[0]) != exclude_id,
+            sparse=self._sparse[COLLECTION],
         )
         return [
             SimilarAnomaly(int(ident), doc, distance, meta) for ident, doc, distance, meta in rows
@@ -278,7 +295,13 @@ class AnomalyIndex:
         """`tenant`'s annotations whose anomaly and note are nearest to `text`."""
         if self._notes.count() == 0:
             return []
-        rows = _scoped_query(self._notes, self._embedder.embed([text])[0], limit, tenant)
+        rows = _scoped_query(
+            self._notes,
+            self._embedder.embed([text])[0],
+            limit,
+            tenant,
+            sparse=self._sparse[NOTES_COLLECTION],
+        )
         return [
             NoteHit(int(ident), int(meta["anomaly_id"]), distance)
             for ident, _doc, distance, meta in rows

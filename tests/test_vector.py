@@ -126,7 +126,10 @@ def test_tenant_scoped_search_is_exact_with_or_without_the_filter(tmp_path: Path
     spy.filters.clear()
     small = index.similar("near ch#10 ", limit=5, tenant="small")
     assert sorted(hit.anomaly_id for hit in small) == [301, 302, 303]
-    assert spy.filters[-1] == {"tenant": "small"}
+    assert spy.filters == [None, None, {"tenant": "small"}]
+    spy.filters.clear()  # its next searches go straight to the (then fast) filtered query
+    assert len(index.similar("near ch#20 ", limit=2, tenant="small")) == 2
+    assert spy.filters == [{"tenant": "small"}]
 
     # same answers as Chroma's filtered query, which was the only path before
     filtered = spy.collection.query(
