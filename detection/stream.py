@@ -77,8 +77,10 @@ class ChannelDetector:
     the same window (a few arrays of ``window`` float64), ``mp_history`` recent
     matrix-profile values, a few statistics per detector (the limits detector
     recomputes its seasonal residuals from the window), the change-point detector's
-    examined breakpoints inside the window, and the merger's events that still overlap
-    the window: about 0.3 MB at the defaults. A reference (:meth:`set_reference`) adds
+    examined breakpoints inside the window, the early change-point search's candidates
+    over the first ``cp_early_until`` points (a few integers, see
+    :mod:`detection.early`), and the merger's events that still overlap the window:
+    about 0.3 MB at the defaults. A reference (:meth:`set_reference`) adds
     its values, four arrays of the same length and one FFT of twice that length at most:
     about 1.1 MB for the largest one kept (``reference_points``, 20,000 points).
 
