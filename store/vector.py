@@ -148,6 +148,7 @@ def _scoped_query(
     tenant: str,
     keep: Any = None,
     sparse: dict[str, int] | None = None,
+    total: int | None = None,
 ) -> list[tuple[str, str, float, dict[str, Any]]]:
     """The `wanted` nearest entries of `tenant` (metadata ``tenant``), nearest first.
 
@@ -155,9 +156,10 @@ def _scoped_query(
     (and those `keep` accepts, when given); only when fewer than `wanted` remain and the
     collection holds more than was fetched does it run Chroma's filtered query. Either
     way every hit is checked to be the tenant's, so no other tenant's entry is returned.
-    `sparse` remembers the tenants whose over-fetch fell short (see ``SPARSE_SKIP``).
+    `sparse` remembers the tenants whose over-fetch fell short (see ``SPARSE_SKIP``);
+    `total` is the collection's size when the caller knows it.
     """
-    total = int(collection.count())
+    total = int(collection.count()) if total is None else total
     if total == 0 or wanted <= 0:
         return []
 
@@ -213,6 +215,15 @@ class AnomalyIndex:
         self._notes = _collection(self._client, NOTES_COLLECTION)
         #: per collection, tenants whose searches go straight to the filtered query for now
         self._sparse: dict[str, dict[str, int]] = {COLLECTION: {}, NOTES_COLLECTION: {}}
+        #: collection sizes (Chroma's count costs about 10 ms at 100k entries); this
+        #: process is the only writer, so its own writes are what invalidates them
+        self._sizes: dict[str, int] = {}
+
+    def _size(self, name: str) -> int:
+        if name not in self._sizes:
+            collection = self._collection if name == COLLECTION else self._notes
+            self._sizes[name] = int(collection.count())
+        return self._sizes[name]
 
     def _open(self) -> Any:
         return _collection(self._client, COLLECTION)
@@ -223,6 +234,7 @@ class AnomalyIndex:
         Large sets (a rebuild) are embedded and written ``UPSERT_BATCH`` at a time, which
         keeps each Chroma write under its batch limit and the memory bounded.
         """
+        self._sizes.clear()
         for offset in range(0, len(anomalies), UPSERT_BATCH):
             chunk = anomalies[offset : offset + UPSERT_BATCH]
             texts = [describe_anomaly(a) for a in chunk]
@@ -252,7 +264,8 @@ class AnomalyIndex:
         tenant: str = "default",
     ) -> list[SimilarAnomaly]:
         """`tenant`'s anomalies whose description is nearest to `text`."""
-        if self._collection.count() == 0:
+        total = self._size(COLLECTION)
+        if total == 0:
             return []
         rows = _scoped_query(
             self._collection,
@@ -261,6 +274,7 @@ class AnomalyIndex:
             tenant,
             keep=None if exclude_id is None else lambda row: int(row[0]) != exclude_id,
             sparse=self._sparse[COLLECTION],
+            total=total,
         )
         return [
             SimilarAnomaly(int(ident), doc, distance, meta) for ident, doc, distance, meta in rows
@@ -275,6 +289,7 @@ class AnomalyIndex:
         if not notes:
             return 0
         texts = [describe_note(n) for n in notes]
+        self._sizes.clear()
         self._notes.upsert(
             ids=[str(n.annotation_id) for n in notes],
             embeddings=self._embedder.embed(texts),
@@ -293,7 +308,8 @@ class AnomalyIndex:
 
     def similar_notes(self, text: str, limit: int = 5, tenant: str = "default") -> list[NoteHit]:
         """`tenant`'s annotations whose anomaly and note are nearest to `text`."""
-        if self._notes.count() == 0:
+        total = self._size(NOTES_COLLECTION)
+        if total == 0:
             return []
         rows = _scoped_query(
             self._notes,
@@ -301,6 +317,7 @@ class AnomalyIndex:
             limit,
             tenant,
             sparse=self._sparse[NOTES_COLLECTION],
+            total=total,
         )
         return [
             NoteHit(int(ident), int(meta["anomaly_id"]), distance)
@@ -313,6 +330,7 @@ class AnomalyIndex:
 
     def delete_tenant(self, tenant: str) -> int:
         """Delete the anomaly and annotation entries of `tenant`; returns how many."""
+        self._sizes.clear()
         removed = 0
         for collection in (self._collection, self._notes):
             found = collection.get(where={"tenant": tenant}, include=[])
@@ -323,6 +341,7 @@ class AnomalyIndex:
 
     def reset(self) -> None:
         """Drop every anomaly and annotation entry; used before a rebuild from SQL."""
+        self._sizes.clear()
         self._client.delete_collection(COLLECTION)
         self._client.delete_collection(NOTES_COLLECTION)
         self._collection = self._open()
