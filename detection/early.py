@@ -12,9 +12,9 @@ level (MAD of first differences). A breakpoint is reported once it is *confirmed
 has been found, within ``EARLY_TOLERANCE`` points of the same place, by every search
 over the last ``cp_early_persist`` points, and at least ``cp_early_min_size`` points
 follow it. Breakpoints that come and go as data arrive are never confirmed, and a
-breakpoint that one straight line through both of its segments explains as well as two
-levels (a steady trend cut into steps) is not reported. Nothing looks ahead: a search
-uses only points already received. After ``cp_early_until`` points the window
+breakpoint that one parabola through both of its segments explains as well as two
+levels (a trend, or part of a slow cycle, cut into steps) is not reported. Nothing
+looks ahead: a search uses only points already received. After ``cp_early_until`` points the window
 change-point detector takes over the later breakpoints.
 """
 
@@ -40,21 +40,21 @@ EARLY_TOLERANCE = 2
 DETECTOR_NAME = "changepoint"
 
 
-def _rss_line(values: NDArray[np.float64]) -> float:
+def _rss_parabola(values: NDArray[np.float64]) -> float:
     x = np.arange(values.size, dtype=np.float64)
-    slope, intercept = np.polyfit(x, values, 1)
-    return float(np.sum((values - (intercept + slope * x)) ** 2))
+    coefficients = np.polyfit(x, values, 2)
+    return float(np.sum((values - np.polyval(coefficients, x)) ** 2))
 
 
 def explained_by_trend(left: NDArray[np.float64], right: NDArray[np.float64]) -> bool:
-    """Whether one straight line through both segments fits them as well as two levels.
+    """Whether one parabola through both segments fits them as well as two levels.
 
-    Binary segmentation with constant segments cuts a steady trend into steps; such a
-    cut is no change of the trend.
+    Binary segmentation with constant segments cuts a steady or bending trend (or a
+    slow cycle seen over less than a period) into steps; such a cut is no change.
     """
     both = np.concatenate((left, right))
     step = float(np.sum((left - left.mean()) ** 2) + np.sum((right - right.mean()) ** 2))
-    return _rss_line(both) <= step
+    return _rss_parabola(both) <= step
 
 
 class EarlyChangePoints:
