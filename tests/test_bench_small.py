@@ -57,13 +57,21 @@ def test_ingest_keeps_at_least_0_3x_of_the_bulk_insert_baseline(
 
 def test_http_push_keeps_a_tenth_of_the_in_process_pipeline_rate() -> None:
     sizes = http_push.PushSizes(
-        clients=1, channels=2, points=50, warm_requests=9, requests=2, routes=("ingest",)
+        clients=1,
+        channels=2,
+        points=500,
+        warm_requests=2,
+        requests=8,
+        routes=("ingest",),
+        modes=("background",),
     )
     result = http_push.run(sizes)
     _clean(result)
     (figure,) = result.figures
     assert figure.value > 0
-    assert figure.ratio >= 0.1, figure
+    # detection back inside the request would give about 0.03 (2k against 70k points/s)
+    assert figure.ratio >= 0.05, figure
+    assert any("detection caught up" in note for note in result.notes), result.notes
 
 
 def test_ask_latency_under_5_clients_stays_within_20x_of_one_client() -> None:
@@ -95,6 +103,12 @@ def test_vector_batches_beat_single_embeddings_and_search_finds_true_neighbours(
     assert embedding.ratio >= 1.5, embedding
     p50 = next(f for f in result.figures if f.name.startswith("search p50"))
     assert float(p50.note.rsplit(" ", 1)[1]) >= 0.8, p50.note  # recall@5
+    scoped = [f for f in result.figures if f.name.startswith("tenant-scoped")]
+    assert len(scoped) == 2
+    for figure in scoped:
+        assert figure.note.endswith("returned: 0"), figure.note  # tenant isolation
+        recall = float(figure.note.split("entries ")[1].split(";")[0])
+        assert recall >= 0.8, figure.note
 
 
 def test_report_lists_every_figure_with_baseline_target_and_machine() -> None:
