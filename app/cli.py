@@ -197,9 +197,14 @@ def replay(
     except ReplayError as error:
         err_console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None
+    found = (
+        "detection runs in the service's background stage (see GET /anomalies)"
+        if totals["detection_queued"]
+        else f"{totals['anomalies_new']} anomalies new"
+    )
     console.print(
         f"sent {totals['sent']} points: {totals['inserted']} stored, "
-        f"{totals['rejected']} rejected, {totals['anomalies_new']} anomalies new"
+        f"{totals['rejected']} rejected, {found}"
     )
 
 

@@ -64,7 +64,13 @@ def replay_file(
     if shift_to_now:
         points["ts"] = points["ts"] + (pd.Timestamp(datetime.now(UTC)) - points["ts"].max())
 
-    totals = {"sent": 0, "inserted": 0, "rejected": parsed.error_count, "anomalies_new": 0}
+    totals = {
+        "sent": 0,
+        "inserted": 0,
+        "rejected": parsed.error_count,
+        "anomalies_new": 0,
+        "detection_queued": 0,  # pushes answered before their points were detected
+    }
     wall_start = time.monotonic()
     data_start = points["ts"].iloc[0]
     with httpx.Client(timeout=120, headers=headers) as client:
@@ -87,6 +93,9 @@ def replay_file(
             totals["sent"] += len(chunk)
             totals["inserted"] += int(result["inserted"])
             totals["rejected"] += int(result["rejected"])
-            totals["anomalies_new"] += int(result.get("anomalies_new") or 0)
+            if result.get("anomalies_new") is None:
+                totals["detection_queued"] += 1
+            else:
+                totals["anomalies_new"] += int(result["anomalies_new"])
             logger.info("sent %d/%d points", totals["sent"], len(points))
     return totals

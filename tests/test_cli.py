@@ -177,6 +177,7 @@ def test_replay_sends_a_file_over_http_and_ask_uses_the_server(
     )
     assert code == 0, output
     assert "sent 8640 points: 8640 stored" in output
+    assert "anomalies new" in output  # the test server detects inline (tests/conftest.py)
 
     code, output = _invoke("ask", "--json", "which anomalies happened on SMAP?")
     assert code == 0, output
