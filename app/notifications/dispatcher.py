@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from app.notifications.errors import DeliveryError
+from app.notifications.periodic import PeriodicScan
 from store import notifications
 from store.notifications_models import OutboxMessage, Subscription
 from store.types import utc_now
@@ -77,8 +76,11 @@ class DispatchReport:
     errors: list[str] = field(default_factory=list)
 
 
-class Dispatcher:
+class Dispatcher(PeriodicScan):
     """Delivers the outbox; `start` runs it in a daemon thread, `run_once` in the caller."""
+
+    thread_name = "imon-dispatcher"
+    label = "notification dispatcher"
 
     def __init__(
         self,
@@ -97,34 +99,17 @@ class Dispatcher:
         self.clock = clock
         self.sweep = sweep
         self.rng = rng or random.Random()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
-    def start(self) -> None:
-        """Start the delivery thread."""
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="imon-dispatcher", daemon=True)
-        self._thread.start()
-        logger.info("notification dispatcher started, scanning every %g s", self.poll_s)
+    @property
+    def period_s(self) -> float:  # type: ignore[override]
+        return self.poll_s
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the thread after its current scan."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                if self.sweep is not None:
-                    self.sweep()
-                self.run_once()
-            except SQLAlchemyError as error:  # the store is busy or down: next scan retries
-                logger.error("outbox scan failed: %s", error)
-            self._stop.wait(self.poll_s)
+    def scan(self) -> None:
+        """Sweep (when set), then deliver what is due."""
+        if self.sweep is not None:
+            self.sweep()
+        self.run_once()
 
     def run_once(self) -> DispatchReport:
         """Deliver every due message once; returns what happened."""

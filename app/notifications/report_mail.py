@@ -13,17 +13,17 @@ a subscription receives is of the first period ending after it was created.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from agent.errors import AgentError
+from app.notifications.periodic import PeriodicScan
 from app.reports import Report, ReportError
 from store import notifications
 from store.errors import StoreError
@@ -68,8 +68,11 @@ class MailReport:
     failed: int = 0
 
 
-class ReportMailer:
+class ReportMailer(PeriodicScan):
     """Queues due reports in the outbox; `start` runs it in a thread, `run_once` inline."""
+
+    thread_name = "imon-reports"
+    label = "report mailer"
 
     def __init__(
         self,
@@ -82,32 +85,15 @@ class ReportMailer:
         self.build = build
         self.interval_s = interval_s
         self.clock = clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
-    def start(self) -> None:
-        """Start the scanning thread."""
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="imon-reports", daemon=True)
-        self._thread.start()
-        logger.info("report mailer started, checking every %g s", self.interval_s)
+    @property
+    def period_s(self) -> float:  # type: ignore[override]
+        return self.interval_s
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the thread after its current scan."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except SQLAlchemyError as error:  # the store is busy or down: next scan retries
-                logger.error("report scan failed: %s", error)
-            self._stop.wait(self.interval_s)
+    def scan(self) -> None:
+        """Queue what is due."""
+        self.run_once()
 
     def run_once(self) -> MailReport:
         """Queue every report that is due and not queued yet."""
