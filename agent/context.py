@@ -27,7 +27,7 @@ class ToolContext:
         now: returns the current time, timezone-aware UTC; injected so relative periods
             ("last hour") are deterministic in tests.
         tenant: only satellites of this tenant are visible to the tools.
-        knowledge: an object with ``search(text, limit)`` (``store.vector.
+        knowledge: an object with ``search(text, limit)`` (``store.knowledge_index.
             KnowledgeIndex``) over operator documents, or None.
     """
 

@@ -23,9 +23,10 @@ from ingestion.sources import load_sources_file, resolve_sources_file
 from ingestion.training import ScheduledTraining, model_configs, model_references
 from ingestion.worker import PeriodicJob, Worker, simulator_source
 from store.db import database_url, make_engine, migrate
+from store.knowledge_index import KnowledgeIndex
 from store.lock import WriterLock
 from store.queries import AnomalyView
-from store.vector import AnomalyIndex, Embedder, KnowledgeIndex, index_by_tenant
+from store.vector import AnomalyIndex, Embedder, index_by_tenant
 
 logger = logging.getLogger(__name__)
 

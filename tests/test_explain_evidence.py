@@ -24,6 +24,7 @@ from store.annotations import all_annotations, record_annotation
 from store.db import make_engine, migrate
 from store.events import find_events
 from store.knowledge import split_passages
+from store.knowledge_index import KnowledgeIndex
 from store.models import AnnotationCreate
 from store.repository import (
     AnomalyWrite,
@@ -31,7 +32,7 @@ from store.repository import (
     get_or_create_satellite,
     upsert_anomalies,
 )
-from store.vector import AnomalyIndex, Embedder, KnowledgeIndex, iso_z
+from store.vector import AnomalyIndex, Embedder, iso_z
 
 NOW = datetime(2026, 3, 2, 0, 40, tzinfo=UTC)
 BACKFILL_HOURS = 1.5

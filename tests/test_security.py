@@ -31,9 +31,10 @@ from app.notifications.wiring import link_signer
 from app.settings import Settings
 from store.errors import StoreError
 from store.keys import create_key, revoke_key
+from store.knowledge_index import KnowledgeIndex
 from store.models import Anomaly, Channel, Event, Point, Satellite
 from store.notifications_models import Incident, IncidentAnomaly, Subscription
-from store.vector import Embedder, KnowledgeIndex
+from store.vector import Embedder
 
 SECRET_SATELLITE = "B-SECRET-SAT"
 SECRET_CHANNEL = "b_secret_channel"
