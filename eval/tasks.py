@@ -150,7 +150,8 @@ def prepare(data_dir: Path, entry: dict[str, object]) -> EvalSeries:
             train=values[:cut],
             reference=values[:cut],
         )
-    annotations = {str(k): [int(x) for x in v] for k, v in dict(entry["annotations"]).items()}  # type: ignore[call-overload]
+    by_annotator = dict(entry["annotations"])  # type: ignore[call-overload]
+    annotations = {str(k): [int(x) for x in v] for k, v in by_annotator.items()}
     univariate = len(list(entry["value_columns"])) == 1  # type: ignore[call-overload]
     return EvalSeries(
         benchmark,

@@ -51,7 +51,8 @@ def test_settings_give_the_llm_config_and_never_show_the_key(
     assert config is not None and config.api_key == "sk-very-secret"
     assert (config.base_url, config.model) == ("http://127.0.0.1:8080/v1", "local-model")
     assert "sk-very-secret" not in repr(settings) + repr(config)
-    assert llm_config(Settings(_env_file=None, agent_mode="planner")) is None  # type: ignore[call-arg]
+    planner_only = Settings(_env_file=None, agent_mode="planner")  # type: ignore[call-arg]
+    assert llm_config(planner_only) is None
 
 
 @pytest.mark.parametrize(

@@ -349,7 +349,12 @@ def test_npy_with_start_and_cadence(
 ) -> None:
     path = tmp_path / "a.npy"
     np.save(path, array)
-    parsed = read_telemetry(path, start="2024-01-01T00:00", cadence="1min", **options)  # type: ignore[arg-type]
+    parsed = read_telemetry(
+        path,
+        start="2024-01-01T00:00",
+        cadence="1min",
+        **options,  # type: ignore[arg-type]
+    )
 
     assert (parsed.layout, parsed.channels, parsed.rows_read) == ("index", channels, 6)
     first = parsed.points[parsed.points["channel"] == channels[0]]

@@ -90,7 +90,12 @@ class World:
         with Session(self.engine) as session:
             item = notifications.add_subscription(
                 session,
-                Subscription(kind=kind, target=target, secret=SECRET, **extra),  # type: ignore[arg-type]
+                Subscription(
+                    kind=kind,
+                    target=target,
+                    secret=SECRET,
+                    **extra,  # type: ignore[arg-type]
+                ),
             )
             session.commit()
             assert item.id is not None

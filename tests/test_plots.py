@@ -56,7 +56,8 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClien
     home = tmp_path_factory.mktemp("imon-plots")
     settings = Settings(home=home, worker=False, simulator=False, index=False)
     with TestClient(create_app(settings), headers=AUTH_HEADERS) as test_client:
-        channel_id = _store_year(test_client.app.state.services.engine)  # type: ignore[attr-defined]
+        services = test_client.app.state.services  # type: ignore[attr-defined]
+        channel_id = _store_year(services.engine)
         yield test_client, channel_id
 
 

@@ -289,7 +289,8 @@ def test_every_dashboard_form_refuses_a_post_without_the_csrf_token(web: Web) ->
         assert session.exec(select(Annotation)).first() is None
         assert session.exec(select(ChannelSilence)).first() is None
         assert session.exec(select(MaintenanceWindow)).first() is None
-        assert session.get(Incident, web.ids["incident"]).acknowledged_at is None  # type: ignore[union-attr]
+        incident = session.get(Incident, web.ids["incident"])
+        assert incident is not None and incident.acknowledged_at is None
 
 
 def test_every_dashboard_form_works_with_its_token(web: Web) -> None:
@@ -302,8 +303,10 @@ def test_every_dashboard_form_works_with_its_token(web: Web) -> None:
     with Session(web.engine) as session:
         note = session.exec(select(Annotation)).one()
         assert (note.author, note.label) == ("ops", "confirmed")
-        assert session.get(Anomaly, web.ids["anomaly"]).status == "confirmed"  # type: ignore[union-attr]
-        assert session.get(Incident, web.ids["incident"]).acknowledged_at is not None  # type: ignore[union-attr]
+        anomaly = session.get(Anomaly, web.ids["anomaly"])
+        incident = session.get(Incident, web.ids["incident"])
+        assert anomaly is not None and anomaly.status == "confirmed"
+        assert incident is not None and incident.acknowledged_at is not None
         assert session.exec(select(ChannelSilence)).one().channel_id == web.ids["channel"]
         assert session.exec(select(MaintenanceWindow)).one().reason == ""
 

@@ -117,7 +117,8 @@ class Truth:
 
     def last(self, **filters: object) -> Row:
         """The anomaly with the latest start among the matching ones."""
-        return max(self.anomalies(**filters), key=lambda r: (r.start, r.id))  # type: ignore[arg-type]
+        matching = self.anomalies(**filters)  # type: ignore[arg-type]
+        return max(matching, key=lambda r: (r.start, r.id))
 
     def last_eclipse(self, satellite: str) -> tuple[datetime, datetime]:
         """Entry and exit of the satellite's last complete eclipse."""
