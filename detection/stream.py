@@ -16,6 +16,7 @@ from detection.config import DetectorConfig
 from detection.early import EarlyChangePoints
 from detection.events import severity_of, to_timestamp
 from detection.feedback import FeedbackFilter, shape_of
+from detection.habituation import Habituation
 from detection.history import Baseline, History
 from detection.matrix_profile import dominant_period
 from detection.merge import EventMerger
@@ -27,6 +28,10 @@ logger = logging.getLogger(__name__)
 
 #: Anomalies whose shape and feedback factor are remembered (the newest), anomalies.
 SHAPE_CACHE = 1024
+
+#: What is fixed when an anomaly is first reported: its shape, the feedback factor, the
+#: distance to the nearest false positive, and the channel's typical score then.
+_FixedAtReport = tuple[list[float] | None, float, float, float | None]
 
 
 def check_points(
@@ -134,8 +139,9 @@ class ChannelDetector:
         self.reference: NDArray[np.float64] | None = None
         self._merger = EventMerger()
         self.feedback = FeedbackFilter(false_positives or ())
-        self._shapes: OrderedDict[tuple[str, int], tuple[list[float] | None, float, float]]
-        self._shapes = OrderedDict()
+        self.habituation = Habituation(self.config)
+        #: per anomaly: shape, feedback factor, distance to a false positive, typical score
+        self._shapes: OrderedDict[tuple[str, int], _FixedAtReport] = OrderedDict()
 
     def set_false_positives(self, shapes: Sequence[Sequence[float]]) -> None:
         """Replace the known false-positive shapes (anomalies already reported keep theirs)."""
@@ -286,30 +292,42 @@ class ChannelDetector:
         return out
 
     def _apply_feedback(self, anomaly: DetectedAnomaly) -> None:
-        """Attach the anomaly's shape; discount it when it resembles a false positive.
+        """Attach the anomaly's shape; discount it for feedback and for habituation.
 
-        Shape and factor are fixed when the anomaly is first reported.
+        Shape, feedback factor and the channel's typical score are fixed when the
+        anomaly is first reported; the habituation factor follows its raw score.
         """
         key = (anomaly.detector, int(anomaly.start.value))
+        raw = float(anomaly.score)
         cached = self._shapes.get(key)
         if cached is None:
             shape = self._shape_at(int(anomaly.start.value))
             factor, distance = 1.0, math.inf
             if shape is not None:
                 factor, distance = self.feedback.factor(shape)
-            cached = self._shapes[key] = (shape, factor, distance)
+            typical = self.habituation.typical(key)
+            cached = self._shapes[key] = (shape, factor, distance, typical)
             while len(self._shapes) > SHAPE_CACHE:
                 self._shapes.popitem(last=False)
-        shape, factor, distance = cached
+        shape, factor, distance, typical = cached
+        self.habituation.observe(key, raw)
+        usual = self.habituation.factor(raw, typical)
         if shape is not None:
             anomaly.params["shape"] = shape
         if factor < 1.0:
-            anomaly.score *= factor
-            anomaly.severity = severity_of(anomaly.score)
             anomaly.params["feedback"] = {
                 "similar_false_positive": round(distance, 4),
                 "discount": factor,
             }
+        if usual < 1.0 and typical is not None:
+            anomaly.params["habituation"] = {
+                "typical_score": round(typical, 4),
+                "raw_score": round(raw, 4),
+                "discount": round(usual, 6),
+            }
+        if factor * usual < 1.0:
+            anomaly.score = raw * factor * usual
+            anomaly.severity = severity_of(anomaly.score)
 
     def _shape_at(self, start_ns: int) -> list[float] | None:
         """Shape of the ``m`` points ending at ``start_ns``; None outside the window."""
