@@ -46,6 +46,10 @@ class Detector(ABC):
         """Take the channel's reference (known-normal history) into account; optional."""
         return None
 
+    def relearn(self, history: History) -> None:
+        """Called once, when the window first fills: re-derive warm-up choices; optional."""
+        return None
+
     @abstractmethod
     def flush(self) -> None:
         """Close whatever is ongoing."""

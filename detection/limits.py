@@ -18,6 +18,7 @@ rests on a few points of the warm-up, and one anomaly there would silence the ne
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
@@ -29,6 +30,8 @@ from detection.events import EventBuilder
 from detection.history import Baseline, History
 from detection.matrix_profile import dominant_period
 from detection.types import DetectedAnomaly
+
+logger = logging.getLogger(__name__)
 
 
 def robust_z(value: float, baseline: Baseline) -> float:
@@ -104,6 +107,16 @@ class LimitsDetector(Detector):
         self._since = config.stats_every
         self._level_high = 0.0
         self._res = (0.0, 1.0, 0.0)
+
+    def relearn(self, history: History) -> None:
+        """Look for a period again over the full window if the warm-up showed none."""
+        if self.period is not None:
+            return
+        period = dominant_period(history.values, max_lag=history.capacity // (SEASON_LAGS + 2))
+        if period is not None and period >= 2:
+            self.period = period
+            self._since = self.config.stats_every
+            logger.info("period of %d points found in the full window", period)
 
     def _refresh(self, history: History, baseline: Baseline) -> None:
         values = history.values

@@ -30,12 +30,15 @@ import stumpy
 from numpy.typing import NDArray
 
 from detection.base import Detector
-from detection.config import MAD_TO_STD, DetectorConfig
+from detection.config import MAD_TO_STD, SEASON_LAGS, DetectorConfig
 from detection.events import EventBuilder
 from detection.history import Baseline, History
 from detection.types import DetectedAnomaly
 
 logger = logging.getLogger(__name__)
+
+#: Points either side of the same phase one period earlier that count as that phase.
+PHASE_JITTER = 2
 
 
 def enable_compile_cache() -> None:
@@ -109,6 +112,16 @@ def dominant_period(values: NDArray[np.float64], max_lag: int) -> int | None:
     if acf[lag] < 0.2:
         return None
     return lag
+
+
+def choose_m(values: NDArray[np.float64], config: DetectorConfig) -> int:
+    """Subsequence length: configured, or the dominant period clamped to the bounds."""
+    if config.m is not None:
+        return config.m
+    upper = min(config.m_max, values.size // 4)
+    period = dominant_period(values, max_lag=max(upper, 1) * 2)
+    m = config.m_default if period is None else period
+    return int(min(max(m, config.m_min), max(upper, config.m_min)))
 
 
 def left_matrix_profile(
@@ -308,6 +321,9 @@ class MatrixProfileScorer:
         self._med = math.nan
         self._scale = math.nan
         self._stale = True
+        #: the channel's period, points: a left-MP value no higher than the ones at the
+        #: same phase of the last ``SEASON_LAGS`` periods is no discord (None: unknown)
+        self.period: int | None = None
 
     def update(self, value: float) -> tuple[float, float]:
         """Add one finite point; return its subsequence's left-MP value and robust z.
@@ -337,11 +353,33 @@ class MatrixProfileScorer:
                 self._scale = max(MAD_TO_STD * mad, self.floor)
                 self._stale = False
             z = (lp - self._med) / self._scale
+            if self.period is not None:
+                z = min(z, self._seasonal_z(lp))
         self._recent[self._pos] = lp
         self._pos = (self._pos + 1) % self._recent.size
         self._n_recent = min(self._n_recent + 1, self._recent.size)
         self._stale = True
         return lp, z
+
+    def _seasonal_z(self, lp: float) -> float:
+        """Robust z of ``lp`` over the highest left-MP value at its phase in past periods.
+
+        Phases within ``PHASE_JITTER`` points count as the same; inf while fewer than
+        ``SEASON_LAGS`` periods of values are kept.
+        """
+        period = self.period
+        if period is None or SEASON_LAGS * period + PHASE_JITTER >= self._n_recent:
+            return math.inf
+        size = self._recent.size
+        back = np.array(
+            [
+                k * period + j
+                for k in range(1, SEASON_LAGS + 1)
+                for j in range(-PHASE_JITTER, PHASE_JITTER + 1)
+            ]
+        )
+        same_phase = self._recent[(self._pos - back) % size]
+        return (lp - float(np.nanmax(same_phase))) / self._scale
 
 
 class MatrixProfileDetector(Detector):
@@ -369,6 +407,8 @@ class MatrixProfileDetector(Detector):
             config.spike_kind_deviation,
             {"m": m, "window": config.window},
         )
+        #: events closed by a change of ``m``, not drained yet
+        self._carried: list[DetectedAnomaly] = []
 
     def step(self, history: History, baseline: Baseline, report: bool) -> None:
         value = float(history.values[-1])
@@ -396,8 +436,43 @@ class MatrixProfileDetector(Detector):
             flat=bool(np.ptp(window_values) == 0),
         )
 
+    def relearn(self, history: History) -> None:
+        """Lengthen ``m`` when the full window shows a longer period than the warm-up.
+
+        What is open is closed first; the profile restarts over the window with the new
+        length (the old one keeps its events).
+        """
+        if self.config.m is not None:
+            return
+        m = choose_m(history.values, self.config)
+        if m <= self.m:
+            return
+        logger.info("subsequence length %d -> %d after a full window", self.m, m)
+        period = dominant_period(history.values, max_lag=history.capacity // (SEASON_LAGS + 2))
+        self.events.close()
+        changed = self.events.drain()
+        self.m = m
+        self.scorer = MatrixProfileScorer(
+            history.values.copy(),
+            m,
+            self.config.window,
+            self.config.mp_history,
+            self.config.mp_scale_floor,
+        )
+        tolerance = self.config.merge_tolerance if self.config.merge_tolerance is not None else m
+        self.events = EventBuilder(
+            self.name,
+            tolerance,
+            self.config.spike_max_points,
+            self.config.spike_kind_deviation,
+            {"m": m, "window": self.config.window},
+        )
+        self._carried = changed
+        self.scorer.period = period
+
     def flush(self) -> None:
         self.events.close()
 
     def drain(self) -> list[DetectedAnomaly]:
-        return self.events.drain()
+        carried, self._carried = self._carried, []
+        return carried + self.events.drain()

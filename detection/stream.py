@@ -18,7 +18,7 @@ from detection.events import severity_of, to_timestamp
 from detection.feedback import FeedbackFilter, shape_of
 from detection.habituation import Habituation
 from detection.history import Baseline, History
-from detection.matrix_profile import dominant_period
+from detection.matrix_profile import choose_m
 from detection.merge import EventMerger
 from detection.reference import ReferenceDetector
 from detection.registry import DETECTORS, get_detector
@@ -58,16 +58,6 @@ def check_points(
     if vs.size and not np.issubdtype(vs.dtype, np.number):
         raise ValueError(f"values must be numeric, got dtype {vs.dtype}; convert to float64 first")
     return ts.astype(np.int64, copy=False), vs.astype(np.float64, copy=False)
-
-
-def choose_m(values: NDArray[np.float64], config: DetectorConfig) -> int:
-    """Subsequence length: configured, or the dominant period clamped to the bounds."""
-    if config.m is not None:
-        return config.m
-    upper = min(config.m_max, values.size // 4)
-    period = dominant_period(values, max_lag=max(upper, 1) * 2)
-    m = config.m_default if period is None else period
-    return int(min(max(m, config.m_min), max(upper, config.m_min)))
 
 
 class ChannelDetector:
@@ -135,6 +125,7 @@ class ChannelDetector:
         self._baseline: Baseline | None = None
         self._since_stats = 0
         self._scoring = False
+        self._relearned = False
         #: known-normal history (see set_reference), None without one
         self.reference: NDArray[np.float64] | None = None
         self._merger = EventMerger()
@@ -216,6 +207,8 @@ class ChannelDetector:
             self._baseline = history.baseline(cfg.value_scale_floor)
             self._since_stats = 0
             self._merger.prune(to_timestamp(int(history.timestamps[0])))
+        if history.size == history.capacity and not self._relearned:
+            self._relearn()
         for detector in self.detectors:
             detector.step(history, self._baseline, report)
         self._collect()
@@ -244,6 +237,17 @@ class ChannelDetector:
                     detector.defer_until(self.config.cp_early_until)
         self._baseline = self.history.baseline(self.config.value_scale_floor)
         logger.info("warm-up done after %d points; m=%d", self.history.size, self.m)
+
+    def _relearn(self) -> None:
+        """Once the window is full: let the detectors re-derive what the warm-up chose.
+
+        A period longer than half the warm-up (a daily cycle sampled every five
+        minutes) only shows in the full window.
+        """
+        self._relearned = True
+        for detector in self.detectors:
+            detector.relearn(self.history)
+        self._collect()
 
     def _end_early(self) -> None:
         """Hand the early change points over and stop the early search."""
