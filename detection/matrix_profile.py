@@ -399,14 +399,7 @@ class MatrixProfileDetector(Detector):
         self.scorer = MatrixProfileScorer(
             history.values.copy(), m, config.window, config.mp_history, config.mp_scale_floor
         )
-        tolerance = config.merge_tolerance if config.merge_tolerance is not None else m
-        self.events = EventBuilder(
-            self.name,
-            tolerance,
-            config.spike_max_points,
-            config.spike_kind_deviation,
-            {"m": m, "window": config.window},
-        )
+        self.events = self._event_builder(m)
         #: events closed by a change of ``m``, not drained yet
         self._carried: list[DetectedAnomaly] = []
 
@@ -436,6 +429,17 @@ class MatrixProfileDetector(Detector):
             flat=bool(np.ptp(window_values) == 0),
         )
 
+    def _event_builder(self, m: int) -> EventBuilder:
+        config = self.config
+        tolerance = config.merge_tolerance if config.merge_tolerance is not None else m
+        return EventBuilder(
+            self.name,
+            tolerance,
+            config.spike_max_points,
+            config.spike_kind_deviation,
+            {"m": m, "window": config.window},
+        )
+
     def relearn(self, history: History) -> None:
         """Lengthen ``m`` when the full window shows a longer period than the warm-up.
 
@@ -459,14 +463,7 @@ class MatrixProfileDetector(Detector):
             self.config.mp_history,
             self.config.mp_scale_floor,
         )
-        tolerance = self.config.merge_tolerance if self.config.merge_tolerance is not None else m
-        self.events = EventBuilder(
-            self.name,
-            tolerance,
-            self.config.spike_max_points,
-            self.config.spike_kind_deviation,
-            {"m": m, "window": self.config.window},
-        )
+        self.events = self._event_builder(m)
         self._carried = changed
         self.scorer.period = period
 

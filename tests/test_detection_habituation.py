@@ -7,6 +7,7 @@ import pytest
 
 from detection import ChannelDetector, DetectorConfig
 from detection.habituation import Habituation
+from tests.stream_helpers import final_anomalies
 
 CADENCE_NS = 60_000_000_000
 
@@ -59,22 +60,12 @@ def _spiky_series(heights: list[float], every: int = 150) -> tuple[np.ndarray, n
     return stamps, values
 
 
-def _final_scores(detector: ChannelDetector, stamps: np.ndarray, values: np.ndarray) -> dict:
-    final = {}
-    for i in range(stamps.size):
-        for anomaly in detector.update(stamps[i : i + 1], values[i : i + 1]):
-            final[(anomaly.detector, anomaly.start)] = anomaly
-    for anomaly in detector.flush():
-        final[(anomaly.detector, anomaly.start)] = anomaly
-    return final
-
-
 def test_repeated_spikes_habituate_and_a_bigger_one_stands_out() -> None:
     heights = [15.0] * 8 + [60.0]
     stamps, values = _spiky_series(heights)
-    final = _final_scores(ChannelDetector(), stamps, values)
-    spikes = sorted((a for a in final.values() if a.kind == "spike"), key=lambda a: a.start)
-    assert len(spikes) >= 6, [(a.detector, a.kind, a.start) for a in final.values()]
+    final = final_anomalies(ChannelDetector(), stamps, values)
+    spikes = sorted((a for a in final if a.kind == "spike"), key=lambda a: a.start)
+    assert len(spikes) >= 6, [(a.detector, a.kind, a.start) for a in final]
     discounted = [a for a in spikes if "habituation" in a.params]
     assert discounted, "later spikes of the usual height should be discounted"
     for anomaly in discounted:
@@ -93,8 +84,8 @@ def test_habituation_can_be_switched_off_by_power() -> None:
     heights = [15.0] * 8
     stamps, values = _spiky_series(heights)
     tiny = DetectorConfig(habituation_power=1e-9)
-    final = _final_scores(ChannelDetector(tiny), stamps, values)
-    for anomaly in final.values():
+    final = final_anomalies(ChannelDetector(tiny), stamps, values)
+    for anomaly in final:
         info = anomaly.params.get("habituation")
         if info is not None:
             assert info["discount"] == pytest.approx(1.0, abs=1e-6)

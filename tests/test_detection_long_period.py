@@ -13,6 +13,7 @@ import numpy as np
 from detection import ChannelDetector, DetectorConfig
 from detection.limits import LimitsDetector
 from detection.matrix_profile import MatrixProfileDetector
+from tests.stream_helpers import final_anomalies
 
 PERIOD = 288
 CADENCE_NS = 300 * 10**9
@@ -32,13 +33,7 @@ def _daily(days: int, skip_jump_on: int | None) -> tuple[np.ndarray, np.ndarray]
 
 def _run(stamps: np.ndarray, values: np.ndarray) -> tuple[ChannelDetector, list]:
     detector = ChannelDetector()
-    final = {}
-    for i in range(stamps.size):
-        for anomaly in detector.update(stamps[i : i + 1], values[i : i + 1]):
-            final[(anomaly.detector, anomaly.start)] = anomaly
-    for anomaly in detector.flush():
-        final[(anomaly.detector, anomaly.start)] = anomaly
-    return detector, list(final.values())
+    return detector, final_anomalies(detector, stamps, values)
 
 
 def test_period_learned_after_the_warm_up() -> None:
