@@ -154,9 +154,17 @@ class DetectorConfig:
         Subsequence length of the reference detector (at most a quarter of the
         reference), points. The matrix profile's automatic ``m`` was worse here on
         SMAP/MSL (event F1 0.65 / 0.13 against 0.76 / 0.43 at 100 points).
+    reference_short_m : int
+        Subsequence length of the reference detector's short view (plain distance, for
+        excursions of a few points that a long subsequence dilutes), points; below 3
+        or at least ``reference_m`` turns the view off.
+    reference_tail : float
+        Share of each view's self-join distances taken as its tail, whose mean excess
+        over the ``1 - reference_tail`` quantile scales the view's score (see
+        ``detection.reference.TailScale``), fraction.
     reference_sigmas : float
-        Standard deviations above the mean of the reference's self-join from which a
-        new subsequence's distance to the reference flags it.
+        Standard deviations above the mean of the reference's self-join (primary view)
+        from which a new subsequence's distance to the reference flags it.
     habituation_memory : int
         Recent anomalies of the channel whose raw scores make its typical anomaly
         score (see :mod:`detection.habituation`), anomalies.
@@ -214,6 +222,8 @@ class DetectorConfig:
     reference_points: int = 20_000
     reference_min: int = 400
     reference_m: int = 100
+    reference_short_m: int = 4
+    reference_tail: float = 0.01
     reference_sigmas: float = 3.0
     habituation_memory: int = 10
     habituation_min: int = 3
@@ -247,6 +257,7 @@ class DetectorConfig:
             "reference_m",
             "habituation_memory",
             "habituation_min",
+            "reference_short_m",
         )
         for name in positive_ints:
             value = getattr(self, name)
@@ -286,6 +297,11 @@ class DetectorConfig:
             raise ValueError(
                 f"DetectorConfig.habituation_quantile must lie in (0, 1], got "
                 f"{self.habituation_quantile!r}; pass e.g. 0.75"
+            )
+        if not self.reference_tail < 1.0:
+            raise ValueError(
+                f"DetectorConfig.reference_tail must be below 1, got {self.reference_tail!r}; "
+                "pass a share such as 0.01"
             )
         if self.merge_tolerance is not None and self.merge_tolerance < 0:
             raise ValueError(

@@ -24,6 +24,10 @@ import pandas as pd
 from detection.config import SEVERITY_SCALE
 from detection.types import DetectedAnomaly
 
+#: Params key of where an event is most pronounced: the ISO start of its
+#: highest-scoring subsequence (detectors that know it set it, see ``flag``).
+PEAK_START = "peak_start"
+
 
 def severity_of(score: float) -> str:
     """Severity of a normalised score on the fixed scale ``SEVERITY_SCALE``."""
@@ -104,6 +108,7 @@ class EventBuilder:
         deviation: float,
         baseline_median: float,
         flat: bool = False,
+        peak: dict[str, Any] | None = None,
     ) -> None:
         """Record one flagged point.
 
@@ -123,6 +128,10 @@ class EventBuilder:
             Median of the window when the event opens, value units.
         flat : bool
             Whether the flagged stretch consists of identical values.
+        peak : dict or None
+            Parameters that say where the flagged subsequence lies (e.g.
+            ``peak_start``); copied into the event's params when this flag's score is
+            the event's highest so far.
         """
         current = self._open
         if current is not None and index - current.last_flag_index > self.tolerance:
@@ -154,13 +163,16 @@ class EventBuilder:
                 all_flat=flat,
             )
             self._open = current
+            anomaly.params.update(peak or {})
         else:
             anomaly = current.anomaly
             current.last_flag_index = index
             if end_index > current.end_index:
                 current.end_index = end_index
                 anomaly.end = to_timestamp(end_ts)
-            anomaly.score = max(anomaly.score, float(score))
+            if float(score) > anomaly.score:
+                anomaly.score = float(score)
+                anomaly.params.update(peak or {})
             anomaly.severity = severity_of(anomaly.score)
             current.peak_deviation = max(current.peak_deviation, abs(float(deviation)))
             current.last_deviation = abs(float(deviation))

@@ -6,7 +6,8 @@ event of another detector that overlaps the owner's span (widened by a slack) is
 absorbed. It is never reported under its own identity; instead the owner is reported
 again with its ``end`` and ``score`` extended, its kind made specific when it was a
 mere ``pattern`` and a member's is not, and the contributing detectors and kinds
-listed in ``params["detectors"]`` and ``params["kinds"]``. The owner keeps its
+listed in ``params["detectors"]`` and ``params["kinds"]``; ``params["peak_start"]``
+comes from the highest-scoring event that has one. The owner keeps its
 ``(detector, start)``, so the identity contract holds.
 
 The merger sees events point by point (the channel drains its detectors after every
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from detection.events import severity_of, snapshot
+from detection.events import PEAK_START, severity_of, snapshot
 from detection.types import DetectedAnomaly
 
 Key = tuple[str, pd.Timestamp]
@@ -40,6 +41,10 @@ class _Owner:
         merged = snapshot(self.own)
         merged.end = max(self.own.end, self.end)
         merged.score = max(self.own.score, self.score)
+        top = max([self.own, *self.members.values()], key=lambda a: a.score)
+        if top is not self.own and PEAK_START in top.params:
+            # where the anomaly is most pronounced comes from the member that scored it
+            merged.params[PEAK_START] = top.params[PEAK_START]
         merged.severity = severity_of(merged.score)
         merged.ongoing = self.ongoing
         if merged.kind == "pattern":

@@ -3,124 +3,61 @@
 When a channel is given known-normal history (``ChannelDetector.set_reference``: a
 train split, or the training range of its model), that history is the *reference*.
 Every new subsequence of ``reference_m`` points ending at the newest point is compared
-with all subsequences of the reference (an AB-join, one query at a time); its nearest-neighbour
-distance is scored against the reference's own self-join (nearest non-trivial
-neighbour of each reference subsequence): ``z = (d - mean) / std`` of the self-join,
-flagged from ``reference_sigmas``. An anomaly in the new data never becomes its own
+with all subsequences of the reference (an AB-join, one query at a time, see
+:mod:`detection.reference_views`). An anomaly in the new data never becomes its own
 neighbour, unlike in the left matrix profile.
 
-Distances are z-normalised Euclidean, except on *discrete* channels (the reference takes
-at most ``DISCRETE_SHARE`` times its length distinct values: commanded states, square
+*Flagging*: the nearest-neighbour distance in the *primary* view is scored against the
+reference's own self-join (nearest non-trivial neighbour of each reference
+subsequence), ``z = (d - mean) / std``, and flagged from ``reference_sigmas``. The
+primary view is z-normalised, except on *discrete* channels (the reference takes at
+most ``DISCRETE_SHARE`` times its length distinct values: commanded states, square
 waves, flags), where z-normalisation of flat stretches is meaningless and the plain
 Euclidean distance is used.
 
-References
-----------
-Yeh et al., "Matrix Profile I: All pairs similarity joins", ICDM 2016 (AB-join);
-Mueen et al., MASS (distance profile through the FFT).
+*Scoring*: a flagged point's score says how surprising the new data are in whichever
+of these views is most surprising:
+
+- the primary view;
+- ``reference_m`` points, plain distance (continuous channels): a new shape *or level*;
+- ``reference_short_m`` points, plain distance, the most surprising of those inside the
+  flagged subsequence: a short excursion (a spike, a glitch of a few points) that a
+  long subsequence dilutes.
+
+Each view's distance is put on one scale by the tail of that view's self-join
+(:class:`~detection.reference_views.TailScale`): minus the log of the estimated
+probability that a reference subsequence lies that far from its nearest neighbour.
+The event records where its most surprising subsequence starts
+(``params["peak_start"]``) and in which view (``params["peak_view"]``).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import warnings
+from collections import deque
 
 import numpy as np
-import stumpy
 from numpy.typing import NDArray
 
 from detection.base import Detector
 from detection.config import DetectorConfig
-from detection.events import EventBuilder
+from detection.events import PEAK_START, EventBuilder, to_timestamp
 from detection.history import Baseline, History
+from detection.reference_views import (
+    DISCRETE_SHARE,
+    ReferenceProfile,
+    View,
+    fit_view,
+    is_discrete,
+    self_join,
+    spread_floor,
+)
 from detection.types import DetectedAnomaly
 
 logger = logging.getLogger(__name__)
 
-#: A reference with at most this share of distinct values (of its length) is discrete
-#: and compared without z-normalisation, fraction.
-DISCRETE_SHARE = 0.05
-#: Floor of the self-join spread, z-normalised distances, fraction of ``sqrt(m)``.
-FLOOR_NORMALISED = 0.02
-#: Floor of the self-join spread, plain distances, fraction of ``sqrt(m)`` times the
-#: reference's value scale (its range, or its median's magnitude when constant).
-FLOOR_PLAIN = 0.05
-#: Standard deviation below which a subsequence counts as constant, value units
-#: (relative to the subsequence's magnitude).
-CONSTANT_RTOL = 1e-8
-
-
-def is_discrete(values: NDArray[np.float64]) -> bool:
-    """Whether ``values`` take few distinct values (``DISCRETE_SHARE`` of their count)."""
-    return bool(np.unique(values).size <= DISCRETE_SHARE * values.size)
-
-
-def _sliding_sums(values: NDArray[np.float64], m: int) -> tuple[NDArray[np.float64], ...]:
-    """Sliding sum and sum of squares of every length-``m`` subsequence."""
-    c1 = np.concatenate([[0.0], np.cumsum(values)])
-    c2 = np.concatenate([[0.0], np.cumsum(values * values)])
-    return c1[m:] - c1[:-m], c2[m:] - c2[:-m]
-
-
-class ReferenceProfile:
-    """Distance of a query subsequence to its nearest neighbour in a frozen reference.
-
-    The reference's FFT is computed once, so one query costs two FFTs of the
-    reference's (padded) length.
-
-    Parameters
-    ----------
-    reference : ndarray of float64
-        Finite reference samples, oldest first.
-    m : int
-        Subsequence length, points.
-    normalize : bool
-        z-normalised Euclidean distance when True, plain Euclidean when False.
-    """
-
-    def __init__(self, reference: NDArray[np.float64], m: int, normalize: bool) -> None:
-        ref = np.asarray(reference, dtype=np.float64)
-        self.m = m
-        self.normalize = normalize
-        self.size = 1 << (ref.size + m).bit_length()
-        self._fft = np.fft.rfft(ref, self.size)
-        sums, squares = _sliding_sums(ref, m)
-        self._squares = squares
-        self._mean = sums / m
-        var = np.maximum(squares / m - self._mean**2, 0.0)
-        self._std = np.sqrt(var)
-        scale = np.maximum(np.abs(self._mean), 1.0)
-        self._constant = self._std <= CONSTANT_RTOL * scale
-
-    def distance(self, query: NDArray[np.float64]) -> float:
-        """Nearest-neighbour distance of ``query`` (``m`` points) in the reference."""
-        q = np.asarray(query, dtype=np.float64)
-        m = self.m
-        products = np.fft.irfft(np.fft.rfft(q[::-1], self.size) * self._fft, self.size)
-        dots = products[m - 1 : m - 1 + self._mean.size]
-        if not self.normalize:
-            squared = float(q @ q) + self._squares - 2.0 * dots
-            return math.sqrt(max(float(np.min(squared)), 0.0))
-
-        q_mean = float(q.mean())
-        q_std = float(q.std())
-        if q_std <= CONSTANT_RTOL * max(abs(q_mean), 1.0):
-            # stumpy's convention: constant to constant 0, constant to varying sqrt(m)
-            return 0.0 if bool(self._constant.any()) else math.sqrt(m)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            corr = (dots - m * q_mean * self._mean) / (m * q_std * self._std)
-        corr = np.where(self._constant, 0.0, np.clip(corr, -1.0, 1.0))
-        return math.sqrt(max(2.0 * m * (1.0 - float(np.max(corr))), 0.0))
-
-
-def self_join(reference: NDArray[np.float64], m: int, normalize: bool) -> NDArray[np.float64]:
-    """Nearest non-trivial neighbour distance of every reference subsequence (stumpy)."""
-    with warnings.catch_warnings():
-        # a reference with exact repeats (flat or periodic data) trips stumpy's hint
-        warnings.filterwarnings("ignore", message="A large number of values", category=UserWarning)
-        profile = stumpy.stump(reference, m, normalize=normalize)[:, 0].astype(np.float64)
-    return profile[np.isfinite(profile)]
+__all__ = ["DISCRETE_SHARE", "ReferenceDetector", "ReferenceProfile", "is_discrete"]
 
 
 class ReferenceDetector(Detector):
@@ -138,7 +75,13 @@ class ReferenceDetector(Detector):
 
     def __init__(self, config: DetectorConfig, m: int, history: History) -> None:
         super().__init__(config, m, history)
-        self.profile: ReferenceProfile | None = None
+        self.views: list[View] = []
+        self.short_view: View | None = None
+        self._profile: ReferenceProfile | None = None
+        self._short_profile: ReferenceProfile | None = None
+        #: score and start index of the short view's subsequences inside the newest
+        #: long one
+        self._recent: deque[tuple[float, int]] = deque()
         self._mean = 0.0
         self._scale = 1.0
         self._scored = 0
@@ -155,7 +98,7 @@ class ReferenceDetector(Detector):
     @property
     def active(self) -> bool:
         """Whether a reference was built (the detector scores points)."""
-        return self.profile is not None
+        return self._profile is not None
 
     def use_reference(self, reference: NDArray[np.float64]) -> None:
         cfg = self.config
@@ -166,57 +109,89 @@ class ReferenceDetector(Detector):
             return
         normalize = not is_discrete(reference)
         joined = self_join(reference, m, normalize)
-        if joined.size == 0:
+        primary = fit_view(reference, m, normalize, cfg.reference_tail, joined)
+        if primary is None:
             return
 
-        if normalize:
-            floor = FLOOR_NORMALISED * math.sqrt(m)
-        else:
-            spread = float(np.ptp(reference)) or abs(float(np.median(reference))) or 1.0
-            floor = FLOOR_PLAIN * math.sqrt(m) * spread
         self._mean = float(joined.mean())
-        self._scale = max(float(joined.std()), floor)
+        self._scale = max(float(joined.std()), spread_floor(reference, m, normalize))
+        self.views = [primary]
+        if normalize:
+            plain = fit_view(reference, m, False, cfg.reference_tail)
+            self.views += [plain] if plain is not None else []
+        short_m = cfg.reference_short_m
+        if 3 <= short_m < m:
+            self.short_view = fit_view(reference, short_m, False, cfg.reference_tail)
+            self._short_profile = ReferenceProfile(reference, short_m, normalize=False)
         self.ref_m = m
+        self._recent = deque(maxlen=m - short_m + 1)
         self.events.tolerance = max(self.events.tolerance, m)
-        self.profile = ReferenceProfile(reference, m, normalize)
+        self._profile = ReferenceProfile(reference, m, normalize)
+        views = [*self.views, *([self.short_view] if self.short_view else [])]
         self.events.params.update({"m": m, "normalized": normalize})
         logger.info(
-            "reference of %d points, m=%d, %s distance, self-join %.3f +- %.3f",
+            "reference of %d points, m=%d, %s distance, self-join %.3f +- %.3f; views %s",
             reference.size,
             m,
             "z-normalised" if normalize else "plain",
             self._mean,
             self._scale,
+            ", ".join(f"{v.label} tail {v.tail.start:.3g} + {v.tail.scale:.3g}" for v in views),
         )
 
     def step(self, history: History, baseline: Baseline, report: bool) -> None:
-        if not report or self.profile is None:
+        if not report or self._profile is None:
             return
         index = history.last_index
         value = float(history.values[-1])
         deviation = (value - baseline.median) / baseline.scale
         self.events.tick(index, deviation)
         self._scored += 1
+        if self.short_view is not None and self._short_profile is not None:
+            short_m = self.short_view.m
+            if self._scored >= short_m:
+                plain, _ = self._short_profile.distances(history.values[-short_m:])
+                self._recent.append((self.short_view.tail.score(plain), index - short_m + 1))
         m = self.ref_m
         if self._scored < m:
             # a subsequence reaching into the reference itself is not new data
             return
 
-        z = (self.profile.distance(history.values[-m:]) - self._mean) / self._scale
+        plain, normalised = self._profile.distances(history.values[-m:])
+        primary = self.views[0]
+        z = ((normalised if primary.normalize else plain) - self._mean) / self._scale
         if not z >= self.config.reference_sigmas:
             return
         start_index = index - m + 1
+        score, peak_index, peak_view = self._surprise(plain, normalised, start_index)
         self.events.flag(
             index=index,
             start_index=start_index,
             start_ts=history.ts_at(start_index),
             end_index=index,
             end_ts=history.ts_at(index),
-            score=z,
+            score=score,
             deviation=deviation,
             baseline_median=baseline.median,
             flat=bool(np.ptp(history.values[-m:]) == 0),
+            peak={
+                PEAK_START: to_timestamp(history.ts_at(peak_index)).isoformat(),
+                "peak_view": peak_view,
+            },
         )
+
+    def _surprise(self, plain: float, normalised: float, start: int) -> tuple[float, int, str]:
+        """Score, start index and view of the most surprising view of a flagged point."""
+        best = (-math.inf, start, self.views[0].label)
+        for view in self.views:
+            score = view.tail.score(normalised if view.normalize else plain)
+            if score > best[0]:
+                best = (score, start, view.label)
+        if self.short_view is not None and self._recent:
+            score, short_start = max(self._recent)
+            if score > best[0]:
+                best = (score, short_start, self.short_view.label)
+        return best
 
     def flush(self) -> None:
         self.events.close()

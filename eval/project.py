@@ -5,7 +5,9 @@ any, is the detector's reference and goes through ``warm`` first, so nothing in 
 reported). For every anomaly the
 harness keeps its final start, end and score, and the row at which it was *first
 reported*: the NAB score credits a detection at that row, never at its (earlier)
-start, so change points confirmed late are not given look-ahead credit.
+start, so change points confirmed late are not given look-ahead credit. The top-1
+location is where the highest-scoring anomaly is most pronounced: its
+``params["peak_start"]`` when the detector says so, else its start.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from detection import ChannelDetector, DetectedAnomaly, DetectorConfig
+from detection.events import PEAK_START
 from eval.output import Event, MethodOutput, squash
 from eval.tasks import EvalSeries
 
@@ -25,6 +28,12 @@ PROJECT = "project"
 def _row(ts_ns: np.ndarray, stamp: pd.Timestamp) -> int:
     row = int(np.searchsorted(ts_ns, int(stamp.value)))
     return min(row, int(ts_ns.size) - 1)
+
+
+def _location(ts_ns: np.ndarray, anomaly: DetectedAnomaly) -> int:
+    """Row where ``anomaly`` is most pronounced (its peak, else its start)."""
+    peak = anomaly.params.get(PEAK_START)
+    return _row(ts_ns, anomaly.start if peak is None else pd.Timestamp(peak))
 
 
 def run_project(series: EvalSeries, config: DetectorConfig | None = None) -> MethodOutput:
@@ -54,11 +63,11 @@ def run_project(series: EvalSeries, config: DetectorConfig | None = None) -> Met
         row = reported.get(key, start)
         point_scores[row] = max(point_scores[row], float(squash(anomaly.score)))
     events.sort(key=lambda e: (e.start, e.end))
-    top = max(events, key=lambda e: e.score, default=None)
+    top = max(final.values(), key=lambda a: float(a.score), default=None)
     return MethodOutput(
         events=events,
         point_scores=point_scores,
-        top1=None if top is None else top.start,
+        top1=None if top is None else _location(ts, top),
         change_points=sorted({e.start for e in events}),
         seconds=time.perf_counter() - started,
         online=True,
