@@ -76,8 +76,9 @@ class ChannelDetector:
     over the first ``cp_early_until`` points (a few integers, see
     :mod:`detection.early`), and the merger's events that still overlap the window:
     about 0.3 MB at the defaults. A reference (:meth:`set_reference`) adds
-    its values, four arrays of the same length and one FFT of twice that length at most:
-    about 1.1 MB for the largest one kept (``reference_points``, 20,000 points).
+    its values, eight arrays of the same length (two subsequence lengths) and one FFT of
+    twice that length at most: about 1.5 MB for the largest one kept
+    (``reference_points``, 20,000 points; measured with tracemalloc).
 
     Parameters
     ----------
