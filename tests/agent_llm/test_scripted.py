@@ -5,21 +5,17 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
-from sqlalchemy.engine import Engine
 
 from agent import ToolContext
 from agent.llm import LLMConfig, answer_with_llm
 from tests.llm_fakes import (
     CONFIG,
     JUMP_START,
-    NOW,
     Script,
-    build_store,
     call,
     free_port,
     last_tool_result,
@@ -27,23 +23,6 @@ from tests.llm_fakes import (
     say,
     scripted,
 )
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, dict[str, int]]]:
-    engine, ids = build_store(tmp_path_factory.mktemp("llm") / "imon.db")
-    yield engine, ids
-    engine.dispose()
-
-
-@pytest.fixture
-def ctx(store: tuple[Engine, dict[str, int]]) -> ToolContext:
-    return ToolContext(engine=store[0], now=lambda: NOW)
-
-
-@pytest.fixture
-def ids(store: tuple[Engine, dict[str, int]]) -> dict[str, int]:
-    return store[1]
 
 
 def test_answer_copies_a_date_from_a_tool_result_and_cites_the_anomaly(

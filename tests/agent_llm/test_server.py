@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.engine import Engine
 
 from agent import ToolContext, ask
 from agent.conversations import load_state
@@ -21,30 +20,11 @@ from tests.auth_helpers import AUTH_HEADERS
 from tests.llm_fakes import (
     JUMP_END,
     JUMP_START,
-    NOW,
     FakeOpenAI,
-    build_store,
     mode_of,
     serve_fake_openai,
     tool_reply,
 )
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, dict[str, int]]]:
-    engine, ids = build_store(tmp_path_factory.mktemp("llm-server") / "imon.db")
-    yield engine, ids
-    engine.dispose()
-
-
-@pytest.fixture
-def ctx(store: tuple[Engine, dict[str, int]]) -> ToolContext:
-    return ToolContext(engine=store[0], now=lambda: NOW)
-
-
-@pytest.fixture
-def ids(store: tuple[Engine, dict[str, int]]) -> dict[str, int]:
-    return store[1]
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,1 @@
+"""LLM-mode tests that share one seeded store per module (see conftest.py)."""
