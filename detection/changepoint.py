@@ -242,18 +242,20 @@ class ChangePointDetector(Detector):
     def defer_until(self, index: int) -> None:
         """Leave breakpoints before global ``index`` to the early search (``detection.early``).
 
-        Nothing is searched until ``index`` points have been seen.
+        Nothing is searched until ``index`` points have been seen; the search cadence
+        (every ``cp_every`` points) still counts from the warm-up, so the searches fall
+        on the same points whatever ``cp_early_until`` is.
         """
         self._from = index
 
     def step(self, history: History, baseline: Baseline, report: bool) -> None:
         cfg = self.config
-        if history.count < self._from:
-            return
-        self._since += 1
+        self._since += 1  # the cadence counts from the warm-up, searched or not
         if self._since < cfg.cp_every:
             return
         self._since = 0
+        if history.count < self._from:
+            return
         n = min(cfg.cp_window, history.size)
         values = history.values[-n:]
         offset = history.count - n  # global index of values[0]

@@ -164,7 +164,13 @@ class ChannelDetector:
         self._drain()
 
     def flush(self) -> list[DetectedAnomaly]:
-        """Close whatever is ongoing (end of a batch); return the closed anomalies."""
+        """Close whatever is ongoing (end of a batch); return the closed anomalies.
+
+        A channel still in its early change-point span also reports the breakpoints
+        of a last search over all its points (see ``EarlyChangePoints.finish``).
+        """
+        if self._early is not None:
+            self._early.finish(self.history)
         for detector in self.detectors:
             detector.flush()
         self._collect()

@@ -2,12 +2,15 @@
 
 Each point goes through ``ChannelDetector.update`` in time order (the train part, if
 any, is the detector's reference and goes through ``warm`` first, so nothing in it is
-reported). For every anomaly the
-harness keeps its final start, end and score, and the row at which it was *first
-reported*: the NAB score credits a detection at that row, never at its (earlier)
-start, so change points confirmed late are not given look-ahead credit. The top-1
-location is where the highest-scoring anomaly is most pronounced: its
-``params["peak_start"]`` when the detector says so, else its start.
+reported); ``ChannelDetector.flush`` ends the series, as in the batch path
+(``detect_series``): it closes what is ongoing and, on a series shorter than
+``cp_early_until``, reports the early change-point search's last breakpoints. For every
+anomaly the harness keeps its final start, end and score, and the row at which it was
+*first reported* (the last row for one first seen at the flush): the NAB score credits
+a detection at that row, never at its (earlier) start, so change points confirmed late
+are not given look-ahead credit. The top-1 location is where the highest-scoring
+anomaly is most pronounced: its ``params["peak_start"]`` when the detector says so, else
+its start.
 """
 
 from __future__ import annotations
@@ -53,7 +56,9 @@ def run_project(series: EvalSeries, config: DetectorConfig | None = None) -> Met
             final[key] = anomaly
             reported.setdefault(key, i)
     for anomaly in detector.flush():
-        final[(anomaly.detector, anomaly.start)] = anomaly
+        key = (anomaly.detector, anomaly.start)
+        final[key] = anomaly
+        reported.setdefault(key, ts.size - 1)  # first reported by the flush, at the end
 
     events: list[Event] = []
     point_scores = np.zeros(series.n)

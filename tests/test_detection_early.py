@@ -86,6 +86,58 @@ def test_point_by_point_stream_equals_batch_on_a_short_series() -> None:
     assert len(batch) >= 1
 
 
+def test_flush_reports_a_change_too_late_to_be_confirmed_while_streaming() -> None:
+    values = np.random.default_rng(4).normal(0.0, 1.0, 40)
+    values[30:] += 6.0
+    detector = ChannelDetector()
+
+    streamed = detector.update(_ts(40), values)
+    flushed = detector.flush()
+
+    # ten points after the change are too few for cp_early_persist while streaming;
+    # at the end of the data the last search reports it
+    assert streamed == []
+    assert len(flushed) == 1
+    assert abs(_rows(flushed)[0] - 30) <= 1
+    assert flushed[0].params["mode"] == "early"
+    assert detector.flush() == []  # reported once
+
+
+def test_flush_reports_nothing_on_a_trend_or_on_noise() -> None:
+    rng = np.random.default_rng(5)
+    trend = np.linspace(0.0, 20.0, 50) + rng.normal(0.0, 0.3, 50)
+    noise = rng.normal(0.0, 1.0, 50)
+
+    assert detect_series(_ts(50), trend) == []
+    assert detect_series(_ts(50), noise) == []
+
+
+def test_a_change_after_the_warmup_is_placed_by_the_whole_history_search() -> None:
+    values = np.random.default_rng(6).normal(0.0, 1.0, 900)
+    values[703:] += 3.0
+
+    found = [a for a in detect_series(_ts(900), values) if a.detector == "changepoint"]
+
+    assert DetectorConfig().cp_early_until > 900
+    assert [a.params["mode"] for a in found] == ["early"]
+    assert abs(_rows(found)[0] - 703) <= 1
+
+
+def test_after_the_warmup_a_level_seen_before_is_no_early_change() -> None:
+    rng = np.random.default_rng(8)
+    values = rng.normal(0.0, 1.0, 900)
+    for start in range(150, 900, 300):
+        values[start : start + 150] += 6.0  # levels 0 and 6 alternate every 150 points
+
+    found = [a for a in detect_series(_ts(900), values) if a.detector == "changepoint"]
+
+    rows = _rows(found)
+    warmup = DetectorConfig().warmup
+    # the first switches are novel; the later ones return to levels already seen
+    assert any(abs(r - 150) <= 1 for r in rows), rows
+    assert all(r < warmup for r in rows), rows
+
+
 def test_without_the_changepoint_detector_there_is_no_early_search() -> None:
     values = np.random.default_rng(1).normal(0.0, 1.0, 80)
     values[40:] += 6.0

@@ -5,11 +5,14 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from eval.__main__ import main
+from eval.project import run_project
 from eval.report import to_markdown
 from eval.runner import benchmark_rows, resolve_benchmarks, run_eval
+from eval.tasks import EvalSeries
 
 
 def _num(value: object) -> float:
@@ -69,3 +72,16 @@ def test_cli_writes_the_report(shared_data: Path, tmp_path: Path) -> None:
         ]
     )
     assert code == 0 and "## TCPD" in out.read_text()
+
+
+def test_a_change_first_reported_at_the_flush_is_credited_at_the_last_row() -> None:
+    values = np.random.default_rng(4).normal(0.0, 1.0, 40)
+    values[30:] += 6.0
+    ts = (np.arange(40) * 60 * 10**9).astype(np.int64)
+    series = EvalSeries("tcpd", "synthetic", ts, values, [(30, 30)], annotations={"1": [30]})
+
+    output = run_project(series)
+
+    assert len(output.change_points) == 1 and abs(output.change_points[0] - 30) <= 1
+    # reported by the flush at the end: no credit at its (earlier) start row
+    assert np.flatnonzero(output.point_scores).tolist() == [39]
