@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -169,9 +170,24 @@ def to_markdown(results: Mapping[str, object]) -> str:
     return "\n".join(lines)
 
 
+#: A section another command writes (forecasts, QA, the notes on missed targets):
+#: ``<!-- name:begin -->`` ... ``<!-- name:end -->``.
+KEPT_SECTION = re.compile(r"<!-- (\w+):begin -->.*?<!-- \1:end -->", re.DOTALL)
+
+
 def write_report(results: Mapping[str, object], path: Path | str) -> Path:
-    """Write :func:`to_markdown` to ``path``; return the path."""
+    """Write :func:`to_markdown` to ``path``; return the path.
+
+    Marked sections of the file it replaces (``KEPT_SECTION``) are kept, after the new
+    tables, in their order.
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(to_markdown(results))
+    kept = []
+    if target.exists():
+        kept = [m.group(0) for m in KEPT_SECTION.finditer(target.read_text())]
+    text = to_markdown(results).rstrip("\n") + "\n"
+    if kept:
+        text += "\n" + "\n\n".join(kept) + "\n"
+    target.write_text(text)
     return target

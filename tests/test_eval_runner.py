@@ -10,7 +10,7 @@ import pytest
 
 from eval.__main__ import main
 from eval.project import run_project
-from eval.report import to_markdown
+from eval.report import to_markdown, write_report
 from eval.runner import benchmark_rows, resolve_benchmarks, run_eval
 from eval.tasks import EvalSeries
 
@@ -46,6 +46,22 @@ def test_report_has_one_table_per_benchmark_and_anchors(results: dict[str, objec
     assert "## NAB" in text and "## TCPD" in text and "## SMAP" not in text
     assert "| project |" in text and "ARTime" in text and "0.718" in text
     assert not any(math.isnan(_num(r["f1"])) for r in benchmark_rows(results, "tcpd"))
+
+
+def test_rewriting_the_report_keeps_the_sections_other_commands_wrote(
+    results: dict[str, object], tmp_path: Path
+) -> None:
+    out = tmp_path / "R.md"
+    qa = "<!-- qa:begin -->\n## QA\n89/89\n<!-- qa:end -->"
+    gaps = "<!-- gaps:begin -->\n## Gaps\nNAB below 65\n<!-- gaps:end -->"
+    out.write_text(f"# old tables\n| project | 1 |\n\n{qa}\n\n{gaps}\n")
+    write_report(results, out)
+    text = out.read_text()
+    assert "# old tables" not in text and "## NAB" in text
+    assert qa in text and gaps in text
+    assert text.index(qa) < text.index(gaps)
+    write_report(results, out)
+    assert out.read_text().count("<!-- qa:begin -->") == 1
 
 
 def test_dataset_aliases_and_unknown_names() -> None:
