@@ -30,7 +30,7 @@ from detection.config import DetectorConfig
 class Habituation:
     """Typical anomaly score of one channel and the discount it implies.
 
-    Memory: ``habituation_memory`` raw scores.
+    Memory: ``habituation_memory`` raw scores per detector.
 
     Parameters
     ----------
@@ -40,24 +40,26 @@ class Habituation:
 
     def __init__(self, config: DetectorConfig) -> None:
         self.config = config
-        #: raw score of each recent anomaly, oldest first
-        self._recent: OrderedDict[Hashable, float] = OrderedDict()
+        #: per detector: raw score of each recent anomaly, oldest first
+        self._recent: dict[str, OrderedDict[Hashable, float]] = {}
 
-    def typical(self, key: Hashable) -> float | None:
-        """Typical score of the channel's recent anomalies other than ``key``.
+    def typical(self, detector: str, key: Hashable) -> float | None:
+        """Typical score of the detector's recent anomalies other than ``key``.
 
         None while fewer than ``habituation_min`` of them exist.
         """
-        scores = [s for k, s in self._recent.items() if k != key]
+        recent = self._recent.get(detector)
+        scores = [] if recent is None else [s for k, s in recent.items() if k != key]
         if len(scores) < self.config.habituation_min:
             return None
         return float(np.quantile(scores, self.config.habituation_quantile))
 
-    def observe(self, key: Hashable, raw_score: float) -> None:
+    def observe(self, detector: str, key: Hashable, raw_score: float) -> None:
         """Record (or update) the raw score of an anomaly; forget the oldest beyond memory."""
-        self._recent[key] = float(raw_score)
-        while len(self._recent) > self.config.habituation_memory:
-            self._recent.popitem(last=False)
+        recent = self._recent.setdefault(detector, OrderedDict())
+        recent[key] = float(raw_score)
+        while len(recent) > self.config.habituation_memory:
+            recent.popitem(last=False)
 
     def factor(self, raw_score: float, typical: float | None) -> float:
         """Score factor in ``(0, 1]`` for a raw score against a typical score."""

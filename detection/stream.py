@@ -316,12 +316,12 @@ class ChannelDetector:
             factor, distance = 1.0, math.inf
             if shape is not None:
                 factor, distance = self.feedback.factor(shape)
-            typical = self.habituation.typical(key)
+            typical = self.habituation.typical(anomaly.detector, key)
             cached = self._shapes[key] = (shape, factor, distance, typical)
             while len(self._shapes) > SHAPE_CACHE:
                 self._shapes.popitem(last=False)
         shape, factor, distance, typical = cached
-        self.habituation.observe(key, raw)
+        self.habituation.observe(anomaly.detector, key, raw)
         usual = self.habituation.factor(raw, typical)
         if shape is not None:
             anomaly.params["shape"] = shape

@@ -16,33 +16,44 @@ def test_no_discount_before_enough_history() -> None:
     config = DetectorConfig()
     habituation = Habituation(config)
     for k in range(config.habituation_min):
-        assert habituation.typical(("limits", k)) is None
-        habituation.observe(("limits", k), 20.0)
-    assert habituation.typical(("limits", 99)) == pytest.approx(20.0)
+        assert habituation.typical("limits", ("limits", k)) is None
+        habituation.observe("limits", ("limits", k), 20.0)
+    assert habituation.typical("limits", ("limits", 99)) == pytest.approx(20.0)
 
 
 def test_weaker_anomaly_discounted_stronger_kept() -> None:
     config = DetectorConfig(habituation_power=2.0)
     habituation = Habituation(config)
     for k, score in enumerate((10.0, 20.0, 30.0, 40.0)):
-        habituation.observe(k, score)
-    typical = habituation.typical("new")
+        habituation.observe("limits", k, score)
+    typical = habituation.typical("limits", "new")
     assert typical == pytest.approx(float(np.quantile([10, 20, 30, 40], 0.75)))
     assert typical is not None
     assert habituation.factor(typical / 2, typical) == pytest.approx(0.25)
     assert habituation.factor(typical * 3, typical) == 1.0
     # an anomaly is never compared with itself
-    habituation.observe("new", 1000.0)
-    assert habituation.typical("new") == pytest.approx(typical)
+    habituation.observe("limits", "new", 1000.0)
+    assert habituation.typical("limits", "new") == pytest.approx(typical)
 
 
 def test_memory_forgets_the_oldest() -> None:
     config = DetectorConfig(habituation_memory=3, habituation_min=3)
     habituation = Habituation(config)
     for k, score in enumerate((100.0, 100.0, 100.0, 1.0, 1.0, 1.0)):
-        habituation.observe(k, score)
-    typical = habituation.typical("new")
+        habituation.observe("limits", k, score)
+    typical = habituation.typical("limits", "new")
     assert typical == pytest.approx(1.0)
+
+
+def test_each_detector_has_its_own_memory() -> None:
+    habituation = Habituation(DetectorConfig())
+    for k in range(5):
+        habituation.observe("limits", k, 100.0)
+    assert habituation.typical("changepoint", "new") is None
+    for k in range(5):
+        habituation.observe("changepoint", k, 2.0)
+    assert habituation.typical("changepoint", "new") == pytest.approx(2.0)
+    assert habituation.typical("limits", "new") == pytest.approx(100.0)
 
 
 def test_bad_quantile_names_the_field() -> None:
