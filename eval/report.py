@@ -29,8 +29,9 @@ NOTES = {
     "50 rows of a labelled window.",
     "msl": "Counts summed over channels (micro). Range precision: flagged points within "
     "50 rows of a labelled window.",
-    "ucr": "Location: start of the highest-scoring event (project), of the top discord, or "
-    "the largest |z|. Binseg and the never-firing detector rank nothing.",
+    "ucr": "Location: where the highest-scoring event peaks (project: its most anomalous "
+    "subsequence, else its start), the top discord, or the largest |z|. Binseg and the "
+    "never-firing detector rank nothing.",
     "tcpd": "Mean over series; precision against the union of annotators, recall averaged "
     "over annotators, cover averaged over annotators (as TCPD). The multivariate run_log "
     "is left out, as in TCPD's univariate table.",
