@@ -106,6 +106,8 @@ class LimitsDetector(Detector):
         self.period = period if period is not None and period >= 2 else None
         self._since = config.stats_every
         self._level_high = 0.0
+        #: largest absolute deviation from the median over the window before the newest
+        self._level_max = math.inf
         self._res = (0.0, 1.0, 0.0)
 
     def relearn(self, history: History) -> None:
@@ -121,6 +123,7 @@ class LimitsDetector(Detector):
     def _refresh(self, history: History, baseline: Baseline) -> None:
         values = history.values
         self._level_high = float(np.quantile(np.abs(values - baseline.median), LIMITS_QUANTILE))
+        self._level_max = float(np.max(np.abs(values[:-1] - baseline.median), initial=0.0))
         if self.period is not None:
             res = seasonal_residuals(values, self.period)
             if res.size >= 2 * self.period:
@@ -144,6 +147,13 @@ class LimitsDetector(Detector):
         if abs(z) >= cfg.spike_threshold and abs(value - baseline.median) > (
             novelty * self._level_high
         ):
+            score = abs(z)
+        elif (
+            novelty > 0
+            and abs(z) >= cfg.record_z
+            and abs(value - baseline.median) > cfg.record_factor * self._level_max
+        ):
+            # a new record of a quiet channel: beyond anything in the full window
             score = abs(z)
         # the deviation that decides the kind (spike: back within bounds) is the larger
         # of the level and the seasonal-residual z
