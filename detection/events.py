@@ -28,6 +28,10 @@ from detection.types import DetectedAnomaly
 #: highest-scoring subsequence (detectors that know it set it, see ``flag``).
 PEAK_START = "peak_start"
 
+#: Span of an open event, in merge tolerances, beyond which a separate, stronger flag
+#: opens a new event (see ``EventBuilder._separate_and_stronger``).
+EVENT_SPAN_TOLERANCES = 10
+
 
 def severity_of(score: float) -> str:
     """Severity of a normalised score on the fixed scale ``SEVERITY_SCALE``."""
@@ -134,7 +138,10 @@ class EventBuilder:
             the event's highest so far.
         """
         current = self._open
-        if current is not None and index - current.last_flag_index > self.tolerance:
+        if current is not None and (
+            index - current.last_flag_index > self.tolerance
+            or self._separate_and_stronger(current, index, score)
+        ):
             self.close()
             current = None
         if current is None:
@@ -178,6 +185,22 @@ class EventBuilder:
             current.last_deviation = abs(float(deviation))
             current.all_flat = current.all_flat and flat
         self._refresh(current)
+
+    def _separate_and_stronger(self, current: _OpenEvent, index: int, score: float) -> bool:
+        """Whether a flag starts a new event although within the tolerance of the last.
+
+        On a bursty channel flags a few points apart can chain one event over thousands
+        of points, and a later, stronger excursion would only raise its score. So once
+        an event spans ``EVENT_SPAN_TOLERANCES`` tolerances, a flag after an unflagged
+        point that beats the event's score opens a new event. Flags on consecutive
+        points (a flatline, a sustained excursion) keep extending the one event.
+        """
+        span = EVENT_SPAN_TOLERANCES * max(self.tolerance, 1)
+        return (
+            index - current.start_index > span
+            and index - current.last_flag_index > 1
+            and float(score) > current.anomaly.score
+        )
 
     def tick(self, index: int, deviation: float | None = None) -> None:
         """Note an unflagged point; close the event ``tolerance`` points after its last flag.
