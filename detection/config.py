@@ -142,8 +142,9 @@ class DetectorConfig:
         here every breakpoint is searched over the whole history, which on the TCPD
         corpus (series of up to 816 points) places breakpoints after the warm-up
         better than the window search (mean F1 / cover 0.764 / 0.713 against 0.731 /
-        0.685 at the earlier 400 points). Checked on the other benchmarks: NAB standard
-        45.6 -> 46.1 (low FN 55.6 -> 54.9), SMAP and MSL unchanged (their train split
+        0.685 at the earlier 400 points). Checked on the other benchmarks when it was
+        introduced, before habituation: NAB standard 45.6 -> 46.1 (low FN 55.6 ->
+        54.9), SMAP and MSL unchanged (their train split
         is warm-up and reference, so the early search has ended, or is retired with the
         window detectors, before the scored part).
     cp_early_persist : int
