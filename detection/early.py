@@ -117,19 +117,12 @@ class EarlyChangePoints:
             close = [c for c in self._candidates if abs(c - index) <= EARLY_TOLERANCE]
             candidates[index] = min((self._candidates[c] for c in close), default=now)
         self._candidates = candidates
-        bounds = [0, *bkps, values.size]
-        for k, b in enumerate(bkps, start=1):
-            index = offset + b
-            if now - candidates[index] < cfg.cp_early_persist:
+        for k, b in enumerate(bkps):
+            if now - candidates[offset + b] < cfg.cp_early_persist:
                 continue
             if values.size - b < cfg.cp_early_min_size:
                 continue
-            if any(abs(index - seen) < cfg.cp_early_min_size for seen in self.confirmed):
-                continue
-            self.confirmed.append(index)
-            if report:
-                left, right = values[bounds[k - 1] : b], values[b : bounds[k + 1]]
-                self._report(history, index, left, right, values[: bounds[k - 1]])
+            self._confirm(history, bkps, k, report)
 
     def finish(self, history: History) -> None:
         """End of the data (a batch's flush): report what a last search over it finds.
@@ -142,17 +135,27 @@ class EarlyChangePoints:
         """
         if not self._reporting or history.size < self.config.cp_early_min:
             return
+        bkps = self._search(history.values)
+        for k in range(len(bkps)):
+            self._confirm(history, bkps, k, report=True)
+
+    def _confirm(self, history: History, bkps: list[int], k: int, report: bool) -> None:
+        """Confirm breakpoint ``bkps[k]`` of a search over the history, and report it.
+
+        A breakpoint within ``cp_early_min_size`` points of one already confirmed is the
+        same one and is skipped. Its segments are the stretches to the neighbouring
+        breakpoints of the same search.
+        """
         values = history.values
-        offset = history.count - history.size
-        bkps = self._search(values)
+        index = history.count - history.size + bkps[k]
+        if any(abs(index - seen) < self.config.cp_early_min_size for seen in self.confirmed):
+            return
+        self.confirmed.append(index)
+        if not report:
+            return
         bounds = [0, *bkps, values.size]
-        for k, b in enumerate(bkps, start=1):
-            index = offset + b
-            if any(abs(index - seen) < self.config.cp_early_min_size for seen in self.confirmed):
-                continue
-            self.confirmed.append(index)
-            left, right = values[bounds[k - 1] : b], values[b : bounds[k + 1]]
-            self._report(history, index, left, right, values[: bounds[k - 1]])
+        begin, b, end = bounds[k], bounds[k + 1], bounds[k + 2]
+        self._report(history, index, values[begin:b], values[b:end], values[:begin])
 
     def _search(self, values: NDArray[np.float64]) -> list[int]:
         cfg = self.config

@@ -28,7 +28,7 @@ from detection.base import Detector
 from detection.config import LIMITS_QUANTILE, MAD_TO_STD, SEASON_LAGS, DetectorConfig
 from detection.events import EventBuilder
 from detection.history import Baseline, History
-from detection.matrix_profile import dominant_period
+from detection.matrix_profile import seasonal_period
 from detection.types import DetectedAnomaly
 
 logger = logging.getLogger(__name__)
@@ -102,8 +102,7 @@ class LimitsDetector(Detector):
             config.spike_kind_deviation,
             {"m": m, "window": config.window},
         )
-        period = dominant_period(history.values, max_lag=history.capacity // (SEASON_LAGS + 2))
-        self.period = period if period is not None and period >= 2 else None
+        self.period = seasonal_period(history)
         self._since = config.stats_every
         self._level_high = 0.0
         #: largest absolute deviation from the median over the window before the newest
@@ -114,16 +113,16 @@ class LimitsDetector(Detector):
         """Look for a period again over the full window if the warm-up showed none."""
         if self.period is not None:
             return
-        period = dominant_period(history.values, max_lag=history.capacity // (SEASON_LAGS + 2))
-        if period is not None and period >= 2:
-            self.period = period
+        self.period = seasonal_period(history)
+        if self.period is not None:
             self._since = self.config.stats_every
-            logger.info("period of %d points found in the full window", period)
+            logger.info("period of %d points found in the full window", self.period)
 
     def _refresh(self, history: History, baseline: Baseline) -> None:
         values = history.values
-        self._level_high = float(np.quantile(np.abs(values - baseline.median), LIMITS_QUANTILE))
-        self._level_max = float(np.max(np.abs(values[:-1] - baseline.median), initial=0.0))
+        deviations = np.abs(values - baseline.median)
+        self._level_high = float(np.quantile(deviations, LIMITS_QUANTILE))
+        self._level_max = float(np.max(deviations[:-1], initial=0.0))
         if self.period is not None:
             res = seasonal_residuals(values, self.period)
             if res.size >= 2 * self.period:

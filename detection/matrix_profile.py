@@ -114,6 +114,17 @@ def dominant_period(values: NDArray[np.float64], max_lag: int) -> int | None:
     return lag
 
 
+def seasonal_period(history: History) -> int | None:
+    """Period a channel's window shows, as the seasonal comparisons use it (None: none).
+
+    Periods up to a ``SEASON_LAGS + 2``-th of the window are looked for, so the window
+    holds the ``SEASON_LAGS`` earlier periods a value is compared with; lags below two
+    points are no period.
+    """
+    period = dominant_period(history.values, max_lag=history.capacity // (SEASON_LAGS + 2))
+    return period if period is not None and period >= 2 else None
+
+
 def choose_m(values: NDArray[np.float64], config: DetectorConfig) -> int:
     """Subsequence length: configured, or the dominant period clamped to the bounds."""
     if config.m is not None:
@@ -396,10 +407,7 @@ class MatrixProfileDetector(Detector):
 
     def __init__(self, config: DetectorConfig, m: int, history: History) -> None:
         super().__init__(config, m, history)
-        self.scorer = MatrixProfileScorer(
-            history.values.copy(), m, config.window, config.mp_history, config.mp_scale_floor
-        )
-        self.events = self._event_builder(m)
+        self._start_profile(history, m)
         #: events closed by a change of ``m``, not drained yet
         self._carried: list[DetectedAnomaly] = []
 
@@ -429,10 +437,15 @@ class MatrixProfileDetector(Detector):
             flat=bool(np.ptp(window_values) == 0),
         )
 
-    def _event_builder(self, m: int) -> EventBuilder:
+    def _start_profile(self, history: History, m: int) -> None:
+        """Left profile over the window and an event builder, for subsequences of ``m``."""
         config = self.config
+        self.m = m
+        self.scorer = MatrixProfileScorer(
+            history.values.copy(), m, config.window, config.mp_history, config.mp_scale_floor
+        )
         tolerance = config.merge_tolerance if config.merge_tolerance is not None else m
-        return EventBuilder(
+        self.events = EventBuilder(
             self.name,
             tolerance,
             config.spike_max_points,
@@ -452,20 +465,10 @@ class MatrixProfileDetector(Detector):
         if m <= self.m:
             return
         logger.info("subsequence length %d -> %d after a full window", self.m, m)
-        period = dominant_period(history.values, max_lag=history.capacity // (SEASON_LAGS + 2))
         self.events.close()
-        changed = self.events.drain()
-        self.m = m
-        self.scorer = MatrixProfileScorer(
-            history.values.copy(),
-            m,
-            self.config.window,
-            self.config.mp_history,
-            self.config.mp_scale_floor,
-        )
-        self.events = self._event_builder(m)
-        self._carried = changed
-        self.scorer.period = period
+        self._carried = self.events.drain()
+        self._start_profile(history, m)
+        self.scorer.period = seasonal_period(history)
 
     def flush(self) -> None:
         self.events.close()
