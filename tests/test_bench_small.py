@@ -59,9 +59,9 @@ def test_http_push_keeps_a_tenth_of_the_in_process_pipeline_rate() -> None:
     sizes = http_push.PushSizes(
         clients=1,
         channels=2,
-        points=500,
+        points=2_000,
         warm_requests=2,
-        requests=8,
+        requests=4,
         routes=("ingest",),
         modes=("background",),
     )
@@ -69,8 +69,9 @@ def test_http_push_keeps_a_tenth_of_the_in_process_pipeline_rate() -> None:
     _clean(result)
     (figure,) = result.figures
     assert figure.value > 0
-    # detection back inside the request would give about 0.03 (2k against 70k points/s)
-    assert figure.ratio >= 0.05, figure
+    # measured 0.17-0.18 on 2 cores with 2,000-point requests; detection back inside
+    # the request would give about 0.03 (2k against 70k points/s)
+    assert figure.ratio >= 0.1, figure
     assert any("detection caught up" in note for note in result.notes), result.notes
 
 
